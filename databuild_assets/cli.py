@@ -1,0 +1,228 @@
+"""The ``databuild`` command line: plan, build, status, mermaid, taint, manifests, events."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import settings as settings_mod
+from .core import DatabuildError, Graph
+from .core.errors import DefinitionError
+from .refspec import expand_all
+
+_WIDTH = None if sys.stdout.isatty() else 160  # logs and CI get whole lines, not folds
+console = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+def load_graph(spec: str) -> Graph:
+    mod_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise DefinitionError(f"cannot import graph module {mod_name!r} ({e}); pass --graph "
+                              "package.module:attr or set DATABUILD_GRAPH") from None
+    obj = getattr(module, attr or "graph", None)
+    if callable(obj) and not isinstance(obj, Graph):
+        obj = obj()
+    if not isinstance(obj, Graph):
+        raise DefinitionError(f"{spec!r} is not a databuild Graph; point --graph at one")
+    return obj
+
+
+class Ctx:
+    def __init__(self, graph_spec, catalog, data_root):
+        self.conf = settings_mod.load()
+        self.graph_spec = graph_spec or self.conf.graph
+        self.catalog_url = catalog or self.conf.catalog_url
+        self.data_root = data_root or self.conf.data_root
+        self._graph = None
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = load_graph(self.graph_spec).bind(self.catalog_url, self.data_root)
+        return self._graph
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--graph", "graph_spec", help="module:attr of the Graph (DATABUILD_GRAPH).")
+@click.option("--catalog", help="Catalog URL, sqlite:///... or postgresql://... "
+              "(DATABUILD_CATALOG_URL).")
+@click.option("--data-root", help="Folder of partition data (DATABUILD_DATA_ROOT).")
+@click.pass_context
+def cli(ctx, graph_spec, catalog, data_root):
+    """Plan, build and inspect partitions of a databuild graph."""
+    ctx.obj = Ctx(graph_spec, catalog, data_root)
+
+
+def _refs(specs) -> list[str]:
+    refs = expand_all(specs)
+    if not refs:
+        raise click.UsageError("give at least one ref, e.g. orders/date=2024-01-01")
+    return refs
+
+
+@cli.command()
+@click.argument("refs", nargs=-1)
+@click.option("--force", is_flag=True, help="Rebuild the requested refs even if fresh.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def plan(obj: Ctx, refs, force, as_json):
+    """Show what must run to build REFS, and what is skipped or delegated."""
+    g = obj.graph.plan(_refs(refs), force=force)
+    if as_json:
+        console.print_json(json.dumps(g.to_json()))
+        return
+    table = Table(title=f"plan: {len(g.nodes)} job config(s)", show_lines=False)
+    for col in ("#", "job", "outputs", "inputs", "why"):
+        table.add_column(col)
+    for i, n in enumerate(g.nodes, 1):
+        outs = sorted(n.outputs)
+        why = g.reasons.get(outs[0], ("dependency",))
+        table.add_row(str(i), n.job, outs[0] + (f" (+{len(outs) - 1})" if len(outs) > 1 else ""),
+                      str(len(n.inputs)), "; ".join(why)[:80])
+    console.print(table)
+    console.print(f"skipped (live and fresh): {len(g.skipped)}   "
+                  f"delegated (being built elsewhere): {len(g.delegated)}")
+
+
+@cli.command()
+@click.argument("refs", nargs=-1)
+@click.option("--force", is_flag=True, help="Rebuild the requested refs even if fresh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def build(obj: Ctx, refs, force, as_json):
+    """Build REFS and everything upstream that is missing or stale."""
+    from .progress import BuildProgress
+
+    with BuildProgress(console, enabled=not as_json) as progress:
+        result = obj.graph.build(_refs(refs), force=force, origin="cli",
+                                 on_event=progress.on_event)
+    summary = result.summary()
+    if as_json:
+        console.print_json(json.dumps({**summary, "failed_refs": result.failed,
+                                       "blocked_refs": result.blocked}))
+    else:
+        progress.print_summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("refs", nargs=-1)
+@click.option("--dataset", help="Every known partition of this dataset.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(obj: Ctx, refs, dataset, as_json):
+    """State of each partition (missing/building/live/stale/failed/tainted) and why."""
+    graph = obj.graph
+    wanted = expand_all(refs) if refs else graph.known_refs(dataset)
+    statuses = graph.status(wanted)
+    if as_json:
+        console.print_json(json.dumps([s.to_json() for s in statuses.values()]))
+        return
+    colors = {"live": "green", "stale": "yellow", "missing": "dim", "failed": "red",
+              "tainted": "magenta", "building": "cyan"}
+    table = Table(title=f"{len(statuses)} partition(s)")
+    for col in ("ref", "state", "data version", "reasons"):
+        table.add_column(col, overflow="fold")
+    for ref, s in statuses.items():
+        c = colors.get(s.state, "white")
+        table.add_row(ref, f"[{c}]{s.state}[/]", (s.data_version or "")[:12],
+                      "\n".join(s.reasons))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("refs", nargs=-1)
+@click.option("--force", is_flag=True)
+@click.pass_obj
+def mermaid(obj: Ctx, refs, force):
+    """Print the plan for REFS as a mermaid flowchart."""
+    click.echo(obj.graph.plan(_refs(refs), force=force).mermaid())
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why this partition's data is bad.")
+@click.pass_obj
+def taint(obj: Ctx, ref, reason):
+    """Mark a partition's current data as bad; it and its dependents will be rebuilt."""
+    st = obj.graph.taint(ref, reason)
+    console.print(f"{ref}: [magenta]{st.state}[/] ({'; '.join(st.reasons)})")
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--dataset")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def manifests(obj: Ctx, ref, dataset, limit, as_json):
+    """Manifests (provenance records), newest first."""
+    ms = obj.graph.catalog.manifest_history(ref=ref, dataset=dataset, limit=limit)
+    if as_json:
+        console.print_json(json.dumps([m.to_json() for m in ms], default=str))
+        return
+    table = Table(title=f"{len(ms)} manifest(s)")
+    for col in ("ref", "job", "data version", "rows", "inputs", "built", "manifest"):
+        table.add_column(col, overflow="fold")
+    for m in ms:
+        table.add_row(m.ref, f"{m.job}@{m.code_version}", m.data_version[:12],
+                      str(m.row_count), str(len(m.inputs)),
+                      time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.end_time)),
+                      m.manifest_id[:12])
+    console.print(table)
+
+
+@cli.command()
+@click.option("--build", "build_id", help="Only this build's events.")
+@click.option("--ref", help="Only this ref's events.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def events(obj: Ctx, build_id, ref, limit, as_json):
+    """The build event log."""
+    evs = obj.graph.catalog.events(build_id=build_id, ref=ref, limit=limit)
+    if as_json:
+        console.print_json(json.dumps([e.__dict__ for e in evs], default=str))
+        return
+    for e in evs:
+        when = time.strftime("%H:%M:%S", time.localtime(e.ts))
+        detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
+        console.print(f"{when} {e.build_id} [bold]{e.kind:<10}[/] {e.ref or ''} "
+                      f"{e.job or ''} {detail}".rstrip())
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except DatabuildError as e:
+        err.print(f"[red]error:[/] {e}")
+        sys.exit(2)
+    except Exception as e:
+        if debug:
+            raise
+        err.print(f"[red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug "
+                  "for the traceback)")
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""The catalog: partitions, manifests, taints, builds and the build event log.
+
+SQLite (a file, the default) or PostgreSQL (its own schema) through SQLAlchemy Core.
+Every state change that matters is one transaction: a partition becomes live in the same
+transaction that stores its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from . import catalog_schema as s
+from .errors import CatalogError
+from .manifest import PartitionManifest
+from .procs import pid_alive
+
+HOST = socket.gethostname()
+LEASE_SECONDS = 30.0
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PartitionRow:
+    ref: str
+    dataset: str
+    state: str
+    manifest_id: str | None = None
+    data_version: str | None = None
+    owner: str | None = None
+    updated_at: float = 0.0
+    error: str | None = None
+    attempts: int = 0
+    prev_state: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    build_id: str
+    kind: str
+    ref: str | None = None
+    job: str | None = None
+    detail: dict = field(default_factory=dict)
+    ts: float = 0.0
+
+
+def _chunks(items: list, n: int = _CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _row(r) -> PartitionRow:
+    return PartitionRow(r.ref, r.dataset, r.state, r.manifest_id, r.data_version, r.owner,
+                        r.updated_at, r.error, r.attempts, r.prev_state)
+
+
+class Catalog:
+    """Open with ``Catalog.open(url)``; ``sqlite:///path`` or ``postgresql://...``."""
+
+    def __init__(self, engine: sa.Engine, url: str, read_engine: sa.Engine | None = None):
+        self.engine = engine
+        self._read_engine = read_engine or engine
+        self.url = url
+        self.dialect = engine.dialect.name
+        self._migrate()
+
+    @classmethod
+    def open(cls, url: str) -> Catalog:
+        try:
+            parsed = make_url(url)
+        except Exception:
+            raise CatalogError(
+                f"catalog URL {url!r} is not valid; use sqlite:///path/catalog.db or "
+                "postgresql://user@host:5432/db"
+            ) from None
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            return cls._open_sqlite(parsed)
+        if backend in ("postgresql", "postgres"):
+            return cls._open_postgres(parsed)
+        raise CatalogError(f"unsupported catalog backend {backend!r}; use sqlite or postgresql")
+
+    @classmethod
+    def _open_sqlite(cls, url) -> Catalog:
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+        def make(immediate: bool) -> sa.Engine:
+            eng = sa.create_engine(url, connect_args={"timeout": 60})
+
+            @sa.event.listens_for(eng, "connect")
+            def _connect(dbapi_conn, _rec):
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                dbapi_conn.execute("PRAGMA busy_timeout=60000")
+                dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+            @sa.event.listens_for(eng, "begin")
+            def _begin(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return eng
+
+        return cls(make(True), url.render_as_string(hide_password=True), make(False))
+
+    @classmethod
+    def _open_postgres(cls, url) -> Catalog:
+        schema = url.query.get("schema", "databuild")
+        url = url.difference_update_query(["schema"]).set(drivername="postgresql+psycopg2")
+        eng = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        try:
+            with eng.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        except sa.exc.OperationalError as e:
+            raise CatalogError(
+                f"cannot reach the PostgreSQL catalog at "
+                f"{url.render_as_string(hide_password=True)}: {str(e.orig).strip()}; check "
+                "that the server runs and DATABUILD_CATALOG_URL is right"
+            ) from None
+        eng = eng.execution_options(schema_translate_map={None: schema})
+        return cls(eng, url.render_as_string(hide_password=True))
+
+    # -- schema -------------------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._read_engine.begin() as conn:
+            yield conn
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            if not sa.inspect(conn).has_table(s.schema_info.name):
+                return 0
+            return conn.execute(sa.select(s.schema_info.c.version)).scalar() or 0
+
+    def _migrate(self) -> None:
+        with self.tx() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+            s.metadata.create_all(conn, tables=[s.schema_info])
+            current = conn.execute(sa.select(s.schema_info.c.version)).scalar() or 0
+            if current > s.LATEST:
+                raise CatalogError(
+                    f"catalog {self.url} is at schema version {current}, newer than this "
+                    f"databuild ({s.LATEST}); upgrade databuild"
+                )
+            for version, _desc, fn in s.MIGRATIONS:
+                if version > current:
+                    fn(conn)
+            if current == 0:
+                conn.execute(sa.insert(s.schema_info).values(id=1, version=s.LATEST))
+            elif current < s.LATEST:
+                conn.execute(sa.update(s.schema_info).values(version=s.LATEST))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self._read_engine.dispose()
+
+    # -- builds ---------------------------------------------------------------------------
+    def start_build(self, build_id: str, requested: list[str], origin: str = "api") -> None:
+        now = time.time()
+        with self.tx() as conn:
+            conn.execute(sa.insert(s.builds).values(
+                build_id=build_id, started_at=now, heartbeat_at=now, host=HOST,
+                pid=os.getpid(), status="running", requested=json.dumps(requested[:1000]),
+                origin=origin))
+
+    def heartbeat(self, build_id: str) -> None:
+        with self.tx() as conn:
+            conn.execute(sa.update(s.builds).where(s.builds.c.build_id == build_id)
+                         .values(heartbeat_at=time.time()))
+
+    def finish_build(self, build_id: str, status: str) -> None:
+        with self.tx() as conn:
+            conn.execute(sa.update(s.builds).where(s.builds.c.build_id == build_id)
+                         .values(status=status, finished_at=time.time()))
+            # whatever this build still holds goes back to its previous state
+            self._release_owned(conn, build_id)
+
+    def builds(self, limit: int = 50) -> list[dict]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(s.builds).order_by(s.builds.c.started_at.desc())
+                                .limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def alive_builds(self, build_ids: Iterable[str]) -> set[str]:
+        ids = sorted(set(b for b in build_ids if b))
+        if not ids:
+            return set()
+        alive, now = set(), time.time()
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                for b in conn.execute(sa.select(s.builds).where(s.builds.c.build_id.in_(chunk))):
+                    if b.status != "running" or now - b.heartbeat_at > LEASE_SECONDS:
+                        continue
+                    if b.host == HOST and not pid_alive(b.pid):
+                        continue
+                    alive.add(b.build_id)
+        return alive
+
+    def _alive_in(self, conn: sa.Connection, ids: set[str]) -> set[str]:
+        alive, now = set(), time.time()
+        for b in conn.execute(sa.select(s.builds).where(s.builds.c.build_id.in_(sorted(ids)))):
+            if b.status == "running" and now - b.heartbeat_at <= LEASE_SECONDS and (
+                b.host != HOST or pid_alive(b.pid)
+            ):
+                alive.add(b.build_id)
+        return alive
+
+    # -- partitions -------------------------------------------------------------------------
+    def _insert_ignore(self, conn: sa.Connection, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(s.partitions).on_conflict_do_nothing(), rows)
+
+    def partitions(self, refs: Iterable[str]) -> dict[str, PartitionRow]:
+        refs = sorted(set(refs))
+        out: dict[str, PartitionRow] = {}
+        with self._read() as conn:
+            for chunk in _chunks(refs):
+                for r in conn.execute(sa.select(s.partitions).where(s.partitions.c.ref.in_(chunk))):
+                    out[r.ref] = _row(r)
+        return out
+
+    def partitions_of(self, dataset: str | None = None) -> list[PartitionRow]:
+        q = sa.select(s.partitions).order_by(s.partitions.c.ref)
+        if dataset:
+            q = q.where(s.partitions.c.dataset == dataset)
+        with self._read() as conn:
+            return [_row(r) for r in conn.execute(q)]
+
+    def claim(self, refs: dict[str, str], build_id: str) -> str | None:
+        """Make ``build_id`` the builder of all refs ({ref: dataset}), or none of them.
+
+        Returns None on success, or the id of the live build that already holds one.
+        """
+        now = time.time()
+        with self.tx() as conn:
+            self._insert_ignore(conn, [
+                {"ref": r, "dataset": d, "state": "missing", "updated_at": now, "attempts": 0}
+                for r, d in refs.items()])
+            q = sa.select(s.partitions).where(s.partitions.c.ref.in_(list(refs)))
+            if self.dialect == "postgresql":
+                q = q.with_for_update()
+            rows = conn.execute(q).all()
+            others = {r.owner for r in rows
+                      if r.state == "building" and r.owner and r.owner != build_id}
+            holders = self._alive_in(conn, others) if others else set()
+            if holders:
+                return sorted(holders)[0]
+            p = s.partitions.c
+            conn.execute(sa.update(s.partitions).where(p.ref.in_(list(refs))).values(
+                prev_state=sa.case((p.state == "building", p.prev_state), else_=p.state),
+                state="building", owner=build_id, updated_at=now, attempts=p.attempts + 1))
+        return None
+
+    def _release_owned(self, conn: sa.Connection, build_id: str, refs: list[str] | None = None):
+        p = s.partitions.c
+        q = sa.update(s.partitions).where(p.owner == build_id, p.state == "building")
+        if refs is not None:
+            q = q.where(p.ref.in_(refs))
+        conn.execute(q.values(state=sa.func.coalesce(p.prev_state, "missing"), owner=None,
+                              updated_at=time.time()))
+
+    def release(self, refs: Iterable[str], build_id: str) -> None:
+        with self.tx() as conn:
+            self._release_owned(conn, build_id, sorted(refs))
+
+    def commit(self, manifest: PartitionManifest, dataset: str,
+               events: Iterable[Event] = ()) -> None:
+        """Store the manifest and make the partition live, atomically."""
+        now = time.time()
+        m = manifest
+        with self.tx() as conn:
+            conn.execute(sa.insert(s.manifests).values(
+                manifest_id=m.manifest_id, ref=m.ref, dataset=dataset, job=m.job,
+                config_hash=m.config_hash, code_version=m.code_version,
+                dataset_version=m.dataset_version, data_version=m.data_version,
+                run_id=m.run_id, build_id=m.build_id, start_time=m.start_time,
+                end_time=m.end_time, row_count=m.row_count, body=m.dumps()))
+            self._insert_ignore(conn, [{"ref": m.ref, "dataset": dataset, "state": "missing",
+                                        "updated_at": now, "attempts": 0}])
+            conn.execute(sa.update(s.partitions).where(s.partitions.c.ref == m.ref).values(
+                state="live", prev_state=None, manifest_id=m.manifest_id,
+                data_version=m.data_version, owner=None, error=None, updated_at=now))
+            self._log(conn, events)
+
+    def fail(self, refs: dict[str, str], build_id: str, error: str,
+             events: Iterable[Event] = ()) -> None:
+        now = time.time()
+        with self.tx() as conn:
+            self._insert_ignore(conn, [{"ref": r, "dataset": d, "state": "missing",
+                                        "updated_at": now, "attempts": 0}
+                                       for r, d in refs.items()])
+            conn.execute(sa.update(s.partitions).where(s.partitions.c.ref.in_(list(refs)))
+                         .values(state="failed", prev_state=None, owner=None,
+                                 error=error[:4000], updated_at=now))
+            self._log(conn, events)
+
+    # -- manifests and taints -----------------------------------------------------------
+    def manifests(self, ids: Iterable[str]) -> dict[str, PartitionManifest]:
+        ids = sorted(set(i for i in ids if i))
+        out = {}
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                q = sa.select(s.manifests.c.manifest_id, s.manifests.c.body).where(
+                    s.manifests.c.manifest_id.in_(chunk))
+                for mid, body in conn.execute(q):
+                    out[mid] = PartitionManifest.from_json(json.loads(body))
+        return out
+
+    def manifest_history(self, ref: str | None = None, dataset: str | None = None,
+                         limit: int = 50) -> list[PartitionManifest]:
+        q = sa.select(s.manifests.c.body).order_by(s.manifests.c.end_time.desc()).limit(limit)
+        if ref:
+            q = q.where(s.manifests.c.ref == ref)
+        if dataset:
+            q = q.where(s.manifests.c.dataset == dataset)
+        with self._read() as conn:
+            return [PartitionManifest.from_json(json.loads(b)) for (b,) in conn.execute(q)]
+
+    def taint(self, ref: str, manifest_id: str, reason: str, build_id: str = "taint") -> None:
+        with self.tx() as conn:
+            conn.execute(sa.delete(s.taints).where(s.taints.c.manifest_id == manifest_id))
+            conn.execute(sa.insert(s.taints).values(manifest_id=manifest_id, ref=ref,
+                                                    reason=reason, created_at=time.time()))
+            self._log(conn, [Event(build_id, "tainted", ref, detail={"reason": reason,
+                                                                     "manifest_id": manifest_id})])
+
+    def taints(self, manifest_ids: Iterable[str]) -> dict[str, str]:
+        ids = sorted(set(i for i in manifest_ids if i))
+        out = {}
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                q = sa.select(s.taints.c.manifest_id, s.taints.c.reason).where(
+                    s.taints.c.manifest_id.in_(chunk))
+                out.update(dict(conn.execute(q).all()))
+        return out
+
+    # -- events ---------------------------------------------------------------------------
+    def _log(self, conn: sa.Connection, events: Iterable[Event]) -> None:
+        now = time.time()
+        rows = [{"build_id": e.build_id, "ts": e.ts or now, "kind": e.kind, "ref": e.ref,
+                 "job": e.job, "detail": json.dumps(e.detail, default=str) if e.detail else None}
+                for e in events]
+        if rows:
+            conn.execute(sa.insert(s.events), rows)
+
+    def log(self, events: Iterable[Event]) -> None:
+        events = list(events)
+        if events:
+            with self.tx() as conn:
+                self._log(conn, events)
+
+    def events(self, build_id: str | None = None, ref: str | None = None,
+               limit: int = 200) -> list[Event]:
+        e = s.events.c
+        q = sa.select(s.events).order_by(e.id.desc()).limit(limit)
+        if build_id:
+            q = q.where(e.build_id == build_id)
+        if ref:
+            q = q.where(e.ref == ref)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        return [Event(r.build_id, r.kind, r.ref, r.job, json.loads(r.detail) if r.detail else {},
+                      r.ts) for r in reversed(rows)]

@@ -1,0 +1,103 @@
+"""Catalog tables and the ordered migrations that create and evolve them.
+
+Migrations are plain functions keyed by version and applied in one transaction each under
+a lock, so several processes may open a new catalog at once. See docs/decisions.md for why
+this is not Alembic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+schema_info = sa.Table(
+    "databuild_schema",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+partitions = sa.Table(
+    "partitions",
+    metadata,
+    sa.Column("ref", sa.String(512), primary_key=True),
+    sa.Column("dataset", sa.String(200), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),  # missing|building|live|failed
+    sa.Column("prev_state", sa.String(16)),
+    sa.Column("manifest_id", sa.String(32)),
+    sa.Column("data_version", sa.String(64)),
+    sa.Column("owner", sa.String(64), index=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+)
+
+manifests = sa.Table(
+    "manifests",
+    metadata,
+    sa.Column("manifest_id", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(512), nullable=False, index=True),
+    sa.Column("dataset", sa.String(200), nullable=False, index=True),
+    sa.Column("job", sa.String(200), nullable=False),
+    sa.Column("config_hash", sa.String(64), nullable=False),
+    sa.Column("code_version", sa.String(64), nullable=False),
+    sa.Column("dataset_version", sa.String(32), nullable=False),
+    sa.Column("data_version", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("build_id", sa.String(64), index=True),
+    sa.Column("start_time", sa.Float),
+    sa.Column("end_time", sa.Float, index=True),
+    sa.Column("row_count", sa.BigInteger),
+    sa.Column("body", sa.Text, nullable=False),  # the whole manifest as JSON
+)
+
+taints = sa.Table(
+    "taints",
+    metadata,
+    sa.Column("manifest_id", sa.String(32), primary_key=True),
+    sa.Column("ref", sa.String(512), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+events = sa.Table(
+    "build_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("build_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("ref", sa.String(512), index=True),
+    sa.Column("job", sa.String(200)),
+    sa.Column("detail", sa.Text),
+)
+
+builds = sa.Table(
+    "builds",
+    metadata,
+    sa.Column("build_id", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running|succeeded|failed
+    sa.Column("requested", sa.Text),
+    sa.Column("origin", sa.String(32)),  # cli|dagster|api|sensor
+)
+
+V1_TABLES = [partitions, manifests, taints, events, builds]
+
+
+def _v1(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=V1_TABLES)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
+    (1, "partitions, manifests, taints, build events, builds", _v1),
+]
+LATEST = MIGRATIONS[-1][0]

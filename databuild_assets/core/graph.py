@@ -1,0 +1,96 @@
+"""Graph: the jobs of a project bound to a catalog and a data root."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .catalog import Catalog
+from .errors import RefError
+from .manifest import PartitionManifest
+from .planner import JobGraph, plan
+from .registry import Registry
+from .staleness import Status, assess_all
+from .storage import DataStore
+
+
+class Graph:
+    """Catalog and data root default to the settings; both open lazily, never at import."""
+
+    def __init__(self, jobs: Iterable, catalog: Catalog | str | None = None,
+                 data_root: str | os.PathLike | None = None, name: str = "graph"):
+        self.jobs = list(jobs)
+        self.registry = Registry(self.jobs)
+        self.name = name
+        self._catalog = catalog
+        self._data_root = data_root
+
+    # -- binding --------------------------------------------------------------------------
+    def bind(self, catalog: Catalog | str | None = None,
+             data_root: str | os.PathLike | None = None) -> Graph:
+        """A copy of this graph on another catalog and/or data root."""
+        return Graph(self.jobs, catalog or self._catalog, data_root or self._data_root, self.name)
+
+    @property
+    def catalog(self) -> Catalog:
+        if not isinstance(self._catalog, Catalog):
+            from .. import settings
+
+            self._catalog = Catalog.open(self._catalog or settings.load().catalog_url)
+        return self._catalog
+
+    @property
+    def data_root(self) -> Path:
+        if self._data_root is None:
+            from .. import settings
+
+            self._data_root = settings.load().data_root
+        return Path(self._data_root)
+
+    @property
+    def store(self) -> DataStore:
+        return DataStore(self.data_root)
+
+    @property
+    def patterns(self):
+        return self.registry.patterns
+
+    # -- questions ------------------------------------------------------------------------
+    def lookup(self, refs: Iterable[str]) -> dict[str, list[str]]:
+        return self.registry.lookup(refs)
+
+    def status(self, refs: Iterable[str], own_build: str | None = None) -> dict[str, Status]:
+        refs = list(refs)
+        for r in refs:
+            self.registry.parse(r)
+        return assess_all(self.registry, self.catalog, refs, own_build)
+
+    def plan(self, refs: Iterable[str], force: bool = False,
+             own_build: str | None = None) -> JobGraph:
+        return plan(self.registry, lambda rs: self.status(rs, own_build), refs, force=force,
+                    own_build=own_build)
+
+    def known_refs(self, dataset: str | None = None) -> list[str]:
+        return [r.ref for r in self.catalog.partitions_of(dataset)]
+
+    # -- actions --------------------------------------------------------------------------
+    def execute(self, refs: Iterable[str], force: bool = False,
+                **kwargs) -> list[PartitionManifest]:
+        from .build import run_build
+
+        return run_build(self, list(refs), force=force, **kwargs).manifests
+
+    def build(self, refs: Iterable[str], force: bool = False, **kwargs):
+        from .build import run_build
+
+        return run_build(self, list(refs), force=force, **kwargs)
+
+    def taint(self, ref: str, reason: str) -> Status:
+        self.registry.parse(ref)
+        row = self.catalog.partitions([ref]).get(ref)
+        if row is None or not row.manifest_id:
+            raise RefError(f"cannot taint {ref!r}: it has never been built, so there is "
+                           "nothing to taint")
+        self.catalog.taint(ref, row.manifest_id, reason)
+        return self.status([ref])[ref]

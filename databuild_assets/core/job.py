@@ -1,0 +1,127 @@
+"""The Job base class and the context a job's run() reads and writes through."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+import pandas as pd
+
+from .config import JobConfig
+from .errors import JobOutputError
+from .refs import PartitionPattern
+
+if TYPE_CHECKING:
+    from .manifest import PartitionManifest
+
+log = logging.getLogger("databuild.job")
+
+
+class Job:
+    """Subclass, set ``label``, ``outputs`` and ``code_version``, implement configure and run.
+
+    ``configure`` must be pure and cheap: planning calls it a lot. It may group many refs
+    into one config (a date range run once).
+    """
+
+    label: ClassVar[str] = ""
+    outputs: ClassVar[list[PartitionPattern]] = []
+    code_version: ClassVar[str] = "1"
+    invalidate_on_code_change: ClassVar[bool] = True
+    description: ClassVar[str] = ""
+    group: ClassVar[str] = "databuild"
+    owners: ClassVar[list[str]] = []
+    kinds: ClassVar[list[str]] = ["python"]
+
+    def configure(self, refs: list[str]) -> list[JobConfig]:
+        raise NotImplementedError(f"job {self.label!r} must implement configure(refs)")
+
+    def run(self, config: JobConfig, ctx: JobContext) -> None:
+        raise NotImplementedError(f"job {self.label!r} must implement run(config, ctx)")
+
+    def execute(self, refs: Iterable[str], *, catalog=None, data_root=None,
+                build_id: str | None = None) -> list[PartitionManifest]:
+        """configure + run + manifests, without planning upstream work."""
+        from .executor import execute_job
+
+        return execute_job(self, list(refs), catalog=catalog, data_root=data_root,
+                           build_id=build_id)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.label} v{self.code_version}>"
+
+
+class JobContext:
+    """What run() sees. Reads resolve to the exact live version recorded in the manifest."""
+
+    def __init__(self, job: Job, config: JobConfig, reader, writer, failer, logger=None,
+                 path_of=None, adopter=None):
+        self.job = job
+        self._path_of = path_of
+        self._adopter = adopter
+        self.config = config
+        self._reader = reader
+        self._writer = writer
+        self._failer = failer
+        self.log = logger or log
+        self.written: set[str] = set()
+        self.failed: dict[str, str] = {}
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self.config.args
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.config.env)
+
+    @property
+    def outputs(self) -> list[str]:
+        return sorted(self.config.outputs)
+
+    def read(self, ref: str) -> pd.DataFrame | None:
+        """The input's data; None for a QUERY input that is not live."""
+        if ref not in {d.ref for d in self.config.inputs}:
+            raise JobOutputError(
+                f"job {self.job.label!r} read {ref!r}, which its config does not declare as "
+                "an input; add it to the inputs configure() returns"
+            )
+        return self._reader(ref)
+
+    def write(self, ref: str, df: pd.DataFrame, metadata: dict | None = None):
+        self._check_output(ref)
+        if not isinstance(df, pd.DataFrame):
+            raise JobOutputError(f"job {self.job.label!r} must write a pandas DataFrame to {ref!r}")
+        manifest = self._writer(ref, df, metadata or {})
+        self.written.add(ref)
+        return manifest
+
+    def _check_output(self, ref: str) -> None:
+        if ref not in self.config.outputs:
+            raise JobOutputError(
+                f"job {self.job.label!r} wrote {ref!r}, which is not an output of its config "
+                f"({', '.join(sorted(self.config.outputs))}); nothing was written"
+            )
+        if ref in self.written:
+            raise JobOutputError(f"job {self.job.label!r} wrote {ref!r} twice")
+
+    def input_path(self, ref: str):
+        """Absolute path of a live input's file (None for an absent QUERY input)."""
+        if ref not in {d.ref for d in self.config.inputs}:
+            raise JobOutputError(f"job {self.job.label!r} asked for undeclared input {ref!r}")
+        return self._path_of(ref)
+
+    def adopt(self, ref: str, path, metadata: dict | None = None):
+        """File a Parquet file produced elsewhere (an external program) as output ``ref``."""
+        self._check_output(ref)
+        manifest = self._adopter(ref, path, metadata or {})
+        self.written.add(ref)
+        return manifest
+
+    def fail(self, ref: str, reason: str) -> None:
+        """Record one output as failed and carry on with the others."""
+        if ref not in self.config.outputs:
+            raise JobOutputError(f"job {self.job.label!r} failed unknown output {ref!r}")
+        self.failed[ref] = reason
+        self._failer(ref, reason)

@@ -1,0 +1,206 @@
+"""Partition refs and the typed patterns that parse them.
+
+A ref is a path-like string (``phrase_stats/category=comedy/date=2024-01-01``) that names
+one atomic unit of data. Values must be safe as path segments because refs become folders
+under the data root.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .errors import DefinitionError, RefError
+
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def check_value(name: str, value: str) -> str:
+    """Reject values that would escape or confuse the hive-style folder layout."""
+    if not isinstance(value, str) or not value:
+        raise RefError(f"dimension '{name}' needs a non-empty string value, got {value!r}")
+    if ".." in value or not _SAFE_VALUE.match(value):
+        raise RefError(
+            f"dimension '{name}' value {value!r} is not allowed: use letters, digits and "
+            "'_', '-', '+', '.' only (no '/', '..', whitespace or other path characters)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A free token dimension (the default for untyped placeholders)."""
+
+    name: str
+    kind: str = "token"
+
+    def validate(self, value: str) -> str:
+        return check_value(self.name, value)
+
+
+@dataclass(frozen=True)
+class DateDim(Dim):
+    """An ISO date (YYYY-MM-DD); ``start`` bounds the Dagster daily partitions."""
+
+    kind: str = "date"
+    start: str = "2024-01-01"
+
+    def validate(self, value: str) -> str:
+        check_value(self.name, value)
+        try:
+            if len(value) != 10:
+                raise ValueError
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise RefError(
+                f"dimension '{self.name}' expects a date like 2024-01-31, got {value!r}"
+            ) from None
+        return value
+
+
+@dataclass(frozen=True)
+class StaticDim(Dim):
+    """One of a fixed set of values (categories, regions)."""
+
+    kind: str = "static"
+    values: tuple[str, ...] = ()
+
+    def validate(self, value: str) -> str:
+        check_value(self.name, value)
+        if value not in self.values:
+            raise RefError(
+                f"dimension '{self.name}' must be one of {', '.join(self.values)}; "
+                f"got {value!r}"
+            )
+        return value
+
+
+def _make_dim(name: str, spec: object) -> Dim:
+    if isinstance(spec, Dim):
+        if spec.name != name:
+            raise DefinitionError(f"dim spec for '{name}' is named '{spec.name}'")
+        return spec
+    if spec is None or spec == "token":
+        return Dim(name)
+    if spec == "date":
+        return DateDim(name)
+    if isinstance(spec, (list, tuple, set, frozenset)):
+        values = tuple(spec)
+        for v in values:
+            check_value(name, v)
+        return StaticDim(name, values=values)
+    raise DefinitionError(
+        f"dimension '{name}': unknown type {spec!r}; use 'date', 'token', a list of values "
+        "or a Dim instance"
+    )
+
+
+class PartitionPattern:
+    """A dataset's ref template with typed dimensions and a semantic dataset version."""
+
+    def __init__(
+        self,
+        template: str,
+        *,
+        version: str = "1.0.0",
+        dims: Mapping[str, object] | None = None,
+    ):
+        if not _SEMVER.match(version):
+            raise DefinitionError(
+                f"dataset version {version!r} of {template!r} is not MAJOR.MINOR.PATCH"
+            )
+        segments = template.strip("/").split("/")
+        if not segments or not segments[0] or "{" in segments[0]:
+            raise DefinitionError(f"pattern {template!r} must start with a dataset name")
+        names = _PLACEHOLDER.findall(template)
+        if len(set(names)) != len(names):
+            raise DefinitionError(f"pattern {template!r} repeats a dimension")
+        unknown = set(dims or {}) - set(names)
+        if unknown:
+            raise DefinitionError(
+                f"pattern {template!r} has no placeholder for dims {sorted(unknown)}"
+            )
+        literal_segs = []
+        for seg in segments:
+            if "{" in seg:
+                break
+            literal_segs.append(seg)
+        self.template = template.strip("/")
+        self.dataset = "/".join(literal_segs)
+        self.version = version
+        self.major = int(_SEMVER.match(version).group(1))
+        self.dims: tuple[Dim, ...] = tuple(_make_dim(n, (dims or {}).get(n)) for n in names)
+        self._dim_by_name = {d.name: d for d in self.dims}
+        regex, pos = "", 0
+        for m in _PLACEHOLDER.finditer(self.template):
+            regex += re.escape(self.template[pos : m.start()]) + f"(?P<{m.group(1)}>[^/]+)"
+            pos = m.end()
+        regex += re.escape(self.template[pos:])
+        self._regex = re.compile("^" + regex + "$")
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dims)
+
+    def dim(self, name: str) -> Dim:
+        return self._dim_by_name[name]
+
+    def matches(self, ref: str) -> bool:
+        try:
+            self.parse(ref)
+        except RefError:
+            return False
+        return True
+
+    def parse(self, ref: str) -> dict[str, str]:
+        m = self._regex.match(ref) if isinstance(ref, str) else None
+        if not m:
+            raise RefError(f"ref {ref!r} does not match pattern '{self.template}'")
+        return {d.name: d.validate(m.group(d.name)) for d in self.dims}
+
+    def format(self, **values: str) -> str:
+        missing = [n for n in self.dim_names if n not in values]
+        extra = [n for n in values if n not in self._dim_by_name]
+        if missing or extra:
+            raise RefError(
+                f"pattern '{self.template}' needs values for {list(self.dim_names)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else "")
+            )
+        out = self.template
+        for d in self.dims:
+            out = out.replace("{" + d.name + "}", d.validate(str(values[d.name])))
+        return out
+
+    def __repr__(self) -> str:
+        return f"PartitionPattern({self.template!r}, version={self.version!r})"
+
+
+def dataset_of(ref: str, datasets: Iterable[str]) -> str | None:
+    """The longest known dataset name that prefixes ``ref`` (datasets may contain '/')."""
+    best = None
+    for ds in datasets:
+        if (ref == ds or ref.startswith(ds + "/")) and (best is None or len(ds) > len(best)):
+            best = ds
+    return best
+
+
+def major_of(version: str | None) -> int | None:
+    m = _SEMVER.match(version or "")
+    return int(m.group(1)) if m else None
+
+
+def date_range(start: str, end: str) -> list[str]:
+    """Inclusive list of ISO dates; the workhorse of trailing windows and replays."""
+    d0, d1 = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if d1 < d0:
+        raise RefError(f"date range end {end} is before start {start}")
+    return [(d0 + dt.timedelta(days=i)).isoformat() for i in range((d1 - d0).days + 1)]
+
+
+def shift_date(day: str, days: int) -> str:
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()

@@ -1,0 +1,71 @@
+"""Which job produces which dataset: lookup of refs, with errors that point at a fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable
+
+from .errors import DefinitionError, RefError, UnknownDatasetError
+from .refs import PartitionPattern, dataset_of
+
+
+class Registry:
+    def __init__(self, jobs: Iterable):
+        self.jobs = {}
+        self.patterns: dict[str, PartitionPattern] = {}
+        self.producer: dict[str, object] = {}
+        for job in jobs:
+            label = getattr(job, "label", None)
+            if not label:
+                raise DefinitionError(f"job {job!r} has no label; set the class attribute 'label'")
+            if label in self.jobs:
+                raise DefinitionError(f"two jobs are labelled {label!r}; labels must be unique")
+            outputs = list(getattr(job, "outputs", None) or [])
+            if not outputs:
+                raise DefinitionError(f"job {label!r} declares no output patterns")
+            self.jobs[label] = job
+            for pat in outputs:
+                if not isinstance(pat, PartitionPattern):
+                    raise DefinitionError(f"job {label!r}: outputs must be PartitionPattern values")
+                if pat.dataset in self.producer:
+                    raise DefinitionError(
+                        f"dataset {pat.dataset!r} is produced by both "
+                        f"{self.producer[pat.dataset].label!r} and {label!r}; exactly one job "
+                        "may produce a dataset"
+                    )
+                self.patterns[pat.dataset] = pat
+                self.producer[pat.dataset] = job
+
+    def dataset(self, ref: str) -> str:
+        if not isinstance(ref, str) or not ref or ref != ref.strip() or "//" in ref:
+            raise RefError(f"malformed ref {ref!r}: expected e.g. 'reviews/date=2024-01-01'")
+        ds = dataset_of(ref, self.patterns)
+        if ds is None:
+            head = ref.split("/", 1)[0]
+            close = difflib.get_close_matches(head, list(self.patterns), n=1)
+            hint = (f"; did you mean '{self.patterns[close[0]].template}'?" if close else
+                    f"; known datasets: {', '.join(sorted(self.patterns))}")
+            raise UnknownDatasetError(f"no job produces dataset {head!r} (ref {ref!r}){hint}")
+        return ds
+
+    def pattern(self, ref: str) -> PartitionPattern:
+        return self.patterns[self.dataset(ref)]
+
+    def parse(self, ref: str) -> dict[str, str]:
+        pat = self.pattern(ref)
+        try:
+            return pat.parse(ref)
+        except RefError as e:
+            raise RefError(f"{e}; expected something like '{pat.template}'") from None
+
+    def job_for(self, ref: str):
+        self.parse(ref)
+        return self.producer[self.dataset(ref)]
+
+    def lookup(self, refs: Iterable[str]) -> dict[str, list[str]]:
+        """Group refs by the label of the job that produces them."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for ref in refs:
+            out[self.job_for(ref).label].add(ref)
+        return {k: sorted(v) for k, v in out.items()}

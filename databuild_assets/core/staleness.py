@@ -1,0 +1,167 @@
+"""Per-partition status and staleness, with the chain of causes.
+
+``assess`` is pure: it works on a ``Snapshot`` of catalog rows, manifests and taints.
+``load_snapshot`` fills one from the catalog, following manifest provenance upstream in
+batched queries, so statuses of many partitions cost a handful of round trips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .catalog import Catalog, PartitionRow
+from .config import DepType
+from .manifest import PartitionManifest
+from .refs import major_of
+from .registry import Registry
+
+STATES = ("missing", "building", "live", "stale", "failed", "tainted")
+
+
+@dataclass(frozen=True)
+class Status:
+    ref: str
+    state: str
+    reasons: tuple[str, ...] = ()
+    manifest_id: str | None = None
+    data_version: str | None = None
+    owner: str | None = None
+
+    @property
+    def is_fresh(self) -> bool:
+        return self.state == "live"
+
+    def to_json(self) -> dict:
+        return {"ref": self.ref, "state": self.state, "reasons": list(self.reasons),
+                "manifest_id": self.manifest_id, "data_version": self.data_version,
+                "owner": self.owner}
+
+
+@dataclass
+class Snapshot:
+    rows: dict[str, PartitionRow] = field(default_factory=dict)
+    manifests: dict[str, PartitionManifest] = field(default_factory=dict)
+    taints: dict[str, str] = field(default_factory=dict)
+    alive: set[str] = field(default_factory=set)  # builds whose claims still hold
+
+
+def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snapshot:
+    snap = snap or Snapshot()
+    frontier = set(refs) - set(snap.rows)
+    seen: set[str] = set(snap.rows)
+    owners: set[str] = set()
+    while frontier:
+        rows = catalog.partitions(frontier)
+        seen |= frontier
+        snap.rows.update(rows)
+        owners |= {r.owner for r in rows.values() if r.state == "building" and r.owner}
+        ids = [r.manifest_id for r in rows.values() if r.manifest_id]
+        new = catalog.manifests(i for i in ids if i not in snap.manifests)
+        snap.manifests.update(new)
+        frontier = set()
+        for m in new.values():
+            for rec in m.inputs:
+                if rec.dep_type == DepType.MATERIALIZE.value and rec.ref not in seen:
+                    frontier.add(rec.ref)
+    ids = set(snap.manifests)
+    for m in snap.manifests.values():
+        ids |= {rec.manifest_id for rec in m.inputs if rec.manifest_id}
+    snap.taints.update(catalog.taints(ids))
+    snap.alive |= catalog.alive_builds(owners)
+    return snap
+
+
+class Assessor:
+    """Memoized recursive assessment over one snapshot."""
+
+    def __init__(self, registry: Registry, snap: Snapshot, own_build: str | None = None):
+        self.registry = registry
+        self.own_build = own_build
+        self.snap = snap
+        self.memo: dict[str, Status] = {}
+        self._active: set[str] = set()
+
+    def __call__(self, ref: str) -> Status:
+        if ref in self.memo:
+            return self.memo[ref]
+        if ref in self._active:  # provenance should never loop; do not recurse forever
+            return Status(ref, "live")
+        self._active.add(ref)
+        try:
+            st = self._assess(ref)
+        finally:
+            self._active.discard(ref)
+        self.memo[ref] = st
+        return st
+
+    def _assess(self, ref: str) -> Status:
+        row = self.snap.rows.get(ref)
+        if row is None or row.state == "missing":
+            return Status(ref, "missing", ("never built",) if row is None else ("not built",))
+        state = row.state
+        if state == "building":
+            mine = self.own_build is not None and row.owner == self.own_build
+            if not mine and row.owner in self.snap.alive:
+                return Status(ref, "building", (f"being built by build {row.owner}",),
+                              row.manifest_id, row.data_version, row.owner)
+            # our own claim, or a dead build's: judge what was there before the claim
+            state = row.prev_state or ("live" if row.manifest_id else "missing")
+            if state == "missing":
+                why = "not built" if mine else f"build {row.owner} died before finishing it"
+                return Status(ref, "missing", (why,))
+            if state == "building":
+                state = "live" if row.manifest_id else "missing"
+        if state == "failed":
+            return Status(ref, "failed", (row.error or "failed",), row.manifest_id,
+                          row.data_version)
+        m = self.snap.manifests.get(row.manifest_id)
+        if m is None:
+            return Status(ref, "missing", ("catalog row has no manifest",))
+        base = dict(manifest_id=m.manifest_id, data_version=m.data_version)
+        if m.manifest_id in self.snap.taints:
+            return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",), **base)
+        reasons = self._own_reasons(ref, m) + self._input_reasons(m)
+        return Status(ref, "stale" if reasons else "live", tuple(reasons), **base)
+
+    def _own_reasons(self, ref: str, m: PartitionManifest) -> list[str]:
+        reasons = []
+        try:
+            pattern = self.registry.pattern(ref)
+            job = self.registry.producer[pattern.dataset]
+        except Exception:
+            return reasons
+        old_major = major_of(m.dataset_version)
+        if old_major is not None and pattern.major > old_major:
+            reasons.append(f"dataset {pattern.dataset} major version changed "
+                           f"{m.dataset_version} -> {pattern.version}")
+        if job.invalidate_on_code_change and str(job.code_version) != m.code_version:
+            reasons.append(f"code version of job {job.label} changed "
+                           f"{m.code_version} -> {job.code_version}")
+        return reasons
+
+    def _input_reasons(self, m: PartitionManifest) -> list[str]:
+        reasons = []
+        for rec in m.inputs:
+            if rec.dep_type != DepType.MATERIALIZE.value:
+                continue
+            if rec.manifest_id in self.snap.taints:
+                reasons.append(f"input {rec.ref} was read at a tainted version: "
+                               f"{self.snap.taints[rec.manifest_id]}")
+                continue
+            up = self(rec.ref)
+            if up.state in ("missing", "failed"):
+                reasons.append(f"input {rec.ref} is {up.state}")
+            elif up.data_version != rec.data_version:
+                reasons.append(f"input {rec.ref} changed (data version "
+                               f"{(rec.data_version or '-')[:8]} -> {(up.data_version or '-')[:8]})")
+            elif up.state in ("stale", "tainted"):
+                reasons.append(f"input {rec.ref} is {up.state}: {up.reasons[0]}")
+        return reasons
+
+
+def assess_all(registry: Registry, catalog: Catalog, refs,
+               own_build: str | None = None) -> dict[str, Status]:
+    refs = list(refs)
+    snap = load_snapshot(catalog, refs)
+    assess = Assessor(registry, snap, own_build)
+    return {r: assess(r) for r in refs}

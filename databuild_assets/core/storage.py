@@ -1,0 +1,86 @@
+"""Partition data on disk: Parquet under a data root laid out like the refs.
+
+Files are content-addressed (``<ref>/part-<data_version>.parquet``) and written to a temp
+file then renamed, so a crash can never leave a half-written file under a live manifest,
+and a rebuild that fails leaves the previous live version readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Written:
+    path: str  # relative to the data root
+    data_version: str
+    row_count: int
+
+
+def data_version_of(df: pd.DataFrame) -> str:
+    """Hash of content (columns, dtypes, values), independent of the Parquet writer."""
+    h = hashlib.sha256()
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    try:
+        h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
+    except TypeError:  # unhashable cells (lists, dicts): fall back to their text form
+        h.update(df.astype(str).to_csv(index=False).encode())
+    return h.hexdigest()[:32]
+
+
+class DataStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def ref_dir(self, ref: str) -> Path:
+        return self.root.joinpath(*ref.split("/"))
+
+    def abspath(self, rel: str) -> Path:
+        return self.root / rel
+
+    def write(self, ref: str, df: pd.DataFrame) -> Written:
+        df = df.reset_index(drop=True)
+        version = data_version_of(df)
+        folder = self.ref_dir(ref)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{version}.parquet"
+        if not final.exists():
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
+            os.close(fd)
+            try:
+                df.to_parquet(tmp, index=False)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, final)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return Written(str(final.relative_to(self.root)), version, len(df))
+
+    def adopt(self, ref: str, produced: Path) -> Written:
+        """Take a Parquet file an external program wrote and file it like our own."""
+        df = pd.read_parquet(produced)
+        written = self.write(ref, df)
+        produced.unlink(missing_ok=True)
+        return written
+
+    def read(self, rel: str) -> pd.DataFrame:
+        return pd.read_parquet(self.root / rel)
+
+    def scratch_dir(self) -> Path:
+        path = self.root / ".scratch"
+        path.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=path))
+
+    def prune(self, ref: str, keep: str) -> None:
+        """Remove superseded versions of a partition once a new manifest is committed."""
+        folder = self.ref_dir(ref)
+        for f in folder.glob("part-*.parquet"):
+            if str(f.relative_to(self.root)) != keep:
+                f.unlink(missing_ok=True)

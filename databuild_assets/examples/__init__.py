@@ -1,0 +1,1 @@
+"""Example graphs shipped with databuild."""

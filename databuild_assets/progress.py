@@ -1,0 +1,50 @@
+"""The build progress bar and the closing summary of ``databuild build``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class BuildProgress:
+    def __init__(self, console: Console, enabled: bool = True):
+        self.console = console
+        self.enabled = enabled
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 disable=not enabled, transient=False)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def on_event(self, kind, node, payload):
+        if kind == "planned":
+            self.task = self.progress.add_task("building", total=max(len(payload.nodes), 1))
+            if not payload.nodes:
+                self.progress.update(self.task, completed=1, description="nothing to build")
+        elif kind == "building":
+            self.progress.update(self.task, description=f"{node.job} {min(node.outputs)}")
+        elif kind in ("done", "skipped", "blocked"):
+            if kind == "done" and payload.failed:
+                ref, msg = sorted(payload.failed.items())[0]
+                self.progress.console.print(f"[red]failed[/] {ref}: {msg}")
+            self.progress.advance(self.task)
+
+    def print_summary(self, result) -> None:
+        s = result.summary()
+        if s["partitions_built"] == 0 and s["failed"] == 0 and s["blocked"] == 0:
+            self.console.print(f"[green]null build:[/] everything requested is live and fresh "
+                               f"({s['skipped']} partition(s) checked in {s['seconds']}s)")
+        colour = "green" if result.ok else "red"
+        self.console.print(
+            f"[{colour}]build {s['build_id']} {'succeeded' if result.ok else 'FAILED'}[/]: "
+            f"jobs run {s['jobs_run']}, partitions built {s['partitions_built']}, "
+            f"skipped {s['skipped']}, delegated {s['delegated']}, failed {s['failed']}, "
+            f"blocked {s['blocked']} in {s['seconds']}s")
+        for ref, msg in sorted(result.failed.items())[:10]:
+            self.console.print(f"  [red]failed[/] {ref}: {msg}")

@@ -1,0 +1,31 @@
+"""The one place that reads the environment. Everything else receives a Settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path  # the project's state folder
+    catalog_url: str
+    data_root: Path
+    dagster_home: Path
+    graph: str  # module:attr of the Graph the CLI and Dagster load
+    project_dir: Path
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    project_dir = Path(env.get("DATABUILD_PROJECT_DIR") or Path.cwd()).resolve()
+    home = Path(env.get("DATABUILD_HOME") or project_dir / ".databuild").resolve()
+    return Settings(
+        home=home,
+        catalog_url=env.get("DATABUILD_CATALOG_URL") or f"sqlite:///{home / 'catalog.db'}",
+        data_root=Path(env.get("DATABUILD_DATA_ROOT") or home / "data"),
+        dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster"),
+        graph=env.get("DATABUILD_GRAPH") or "databuild_assets.examples.shop:graph",
+        project_dir=project_dir,
+    )
