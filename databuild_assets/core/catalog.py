@@ -123,7 +123,7 @@ class Catalog:
         except sa.exc.OperationalError as e:
             raise CatalogError(
                 f"cannot reach the PostgreSQL catalog at "
-                f"{url.render_as_string(hide_password=True)}: {str(e.orig).strip()}; check "
+                f"{url.render_as_string(hide_password=True)}: {' '.join(str(e.orig).split())}; check "
                 "that the server runs and DATABUILD_CATALOG_URL is right"
             ) from None
         eng = eng.execution_options(schema_translate_map={None: schema})
@@ -142,7 +142,8 @@ class Catalog:
 
     def schema_version(self) -> int:
         with self._read() as conn:
-            if not sa.inspect(conn).has_table(s.schema_info.name):
+            schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+            if not sa.inspect(conn).has_table(s.schema_info.name, schema=schema):
                 return 0
             return conn.execute(sa.select(s.schema_info.c.version)).scalar() or 0
 

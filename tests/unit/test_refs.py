@@ -1,0 +1,78 @@
+import pytest
+
+from databuild_assets.core import DateDim, PartitionPattern, RefError, UnknownDatasetError
+from databuild_assets.core.errors import DefinitionError
+from databuild_assets.core.registry import Registry
+from databuild_assets.refspec import expand
+
+STATS = PartitionPattern("phrase_stats/category={category}/date={date}",
+                         dims={"category": ["comedy", "news"], "date": "date"}, version="1.2.0")
+
+
+def test_a_pattern_parses_and_formats_refs_with_any_number_of_dimensions():
+    ref = "phrase_stats/category=comedy/date=2024-01-01"
+    assert STATS.parse(ref) == {"category": "comedy", "date": "2024-01-01"}
+    assert STATS.format(category="comedy", date="2024-01-01") == ref
+    assert STATS.dataset == "phrase_stats" and STATS.version == "1.2.0" and STATS.major == 1
+    four = PartitionPattern("x/a={a}/b={b}/c={c}/d={d}")
+    assert four.parse("x/a=1/b=2/c=3/d=4") == {"a": "1", "b": "2", "c": "3", "d": "4"}
+
+
+def test_typed_dimensions_reject_values_outside_their_type():
+    assert STATS.matches("phrase_stats/category=news/date=2024-02-29")
+    assert not STATS.matches("phrase_stats/category=sports/date=2024-01-01")
+    assert not STATS.matches("phrase_stats/category=news/date=2024-02-30")
+    with pytest.raises(RefError, match="one of comedy, news"):
+        STATS.parse("phrase_stats/category=sports/date=2024-01-01")
+    with pytest.raises(RefError, match="expects a date"):
+        STATS.parse("phrase_stats/category=news/date=20240101")
+
+
+@pytest.mark.parametrize("bad", ["a b", "..", "x..y", ".hidden", "semi;colon", "a\\b", "*"])
+def test_values_unsafe_in_file_paths_are_refused(bad):
+    p = PartitionPattern("t/k={k}")
+    with pytest.raises(RefError, match="not allowed"):
+        p.format(k=bad)
+    assert not p.matches(f"t/k={bad}")
+
+
+def test_a_slash_in_a_value_never_matches():
+    assert not PartitionPattern("t/k={k}").matches("t/k=a/b")
+
+
+def test_bad_patterns_are_definition_errors():
+    with pytest.raises(DefinitionError):
+        PartitionPattern("t/k={k}", version="1.0")
+    with pytest.raises(DefinitionError):
+        PartitionPattern("{k}/t")
+    with pytest.raises(DefinitionError):
+        PartitionPattern("t/a={a}/b={a}")
+    with pytest.raises(DefinitionError):
+        PartitionPattern("t/a={a}", dims={"zz": "date"})
+
+
+class _J:
+    def __init__(self, label, outputs):
+        self.label, self.outputs = label, outputs
+
+
+def test_unknown_datasets_name_the_closest_pattern():
+    reg = Registry([_J("stats", [STATS]), _J("r", [PartitionPattern("reviews/date={date}",
+                                                                   dims={"date": DateDim("date")})])])
+    with pytest.raises(UnknownDatasetError, match="did you mean 'reviews/date=\\{date\\}'"):
+        reg.parse("reveiws/date=2024-01-01")
+    with pytest.raises(RefError, match="expected something like 'reviews/date="):
+        reg.parse("reviews/day=2024-01-01")
+    with pytest.raises(RefError, match="malformed ref"):
+        reg.parse(" reviews/date=2024-01-01")
+
+
+def test_two_jobs_producing_one_dataset_is_a_definition_error():
+    with pytest.raises(DefinitionError, match="produced by both"):
+        Registry([_J("a", [STATS]), _J("b", [STATS])])
+
+
+def test_cli_ref_sugar_expands_date_ranges_and_choices():
+    assert expand("t/c={a,b}/date=2024-01-30..2024-02-01") == [
+        "t/c=a/date=2024-01-30", "t/c=a/date=2024-01-31", "t/c=a/date=2024-02-01",
+        "t/c=b/date=2024-01-30", "t/c=b/date=2024-01-31", "t/c=b/date=2024-02-01"]
