@@ -40,8 +40,9 @@ class Ctx:
     def __init__(self, graph_spec, catalog, data_root):
         self.conf = settings_mod.load()
         self.graph_spec = graph_spec or self.conf.graph
-        self.catalog_url = catalog or self.conf.catalog_url
-        self.data_root = data_root or self.conf.data_root
+        # explicit options win; otherwise the graph's own binding, then the settings
+        self.catalog_url = catalog
+        self.data_root = data_root
         self._graph = None
 
     @property
@@ -201,6 +202,16 @@ def events(obj: Ctx, build_id, ref, limit, as_json):
                       f"{e.job or ''} {detail}".rstrip())
 
 
+@cli.command()
+@click.pass_obj
+def demo(obj: Ctx):
+    """Build the example graph on embedded defaults (what `make demo` runs)."""
+    from .demo import run_demo
+
+    if not run_demo(obj.graph, obj.conf, console):
+        sys.exit(1)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
@@ -214,7 +225,7 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except DatabuildError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {e}", soft_wrap=True)
         sys.exit(2)
     except Exception as e:
         if debug:

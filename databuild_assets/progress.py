@@ -29,10 +29,10 @@ class BuildProgress:
                 self.progress.update(self.task, completed=1, description="nothing to build")
         elif kind == "building":
             self.progress.update(self.task, description=f"{node.job} {min(node.outputs)}")
-        elif kind in ("done", "skipped", "blocked"):
-            if kind == "done" and payload.failed:
-                ref, msg = sorted(payload.failed.items())[0]
-                self.progress.console.print(f"[red]failed[/] {ref}: {msg}")
+        elif kind == "done" and payload.failed:
+            ref, msg = sorted(payload.failed.items())[0]
+            self.progress.console.print(f"[red]failed[/] {ref}: {msg}")
+        elif kind in ("node_done", "skipped", "blocked"):
             self.progress.advance(self.task)
 
     def print_summary(self, result) -> None:

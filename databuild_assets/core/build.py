@@ -133,24 +133,44 @@ def _run_node(graph, node, plan, executor, result, bad, forced, on_event):
     while (holder := catalog.claim(datasets, build_id)) is not None:
         catalog.log([Event(build_id, "delegated", o, node.job, {"build": holder}) for o in outs])
         _wait_for(graph, outs, build_id)
+    configs = [node]
     if not (set(outs) & forced):
         now = graph.status(outs, own_build=build_id)
-        if all(s.state == "live" for s in now.values()):
+        fresh = sorted(o for o in outs if now[o].state == "live")
+        if fresh:
             # built meanwhile by another build, or early cutoff: inputs came out unchanged
-            catalog.release(outs, build_id)
-            result.cut_off += outs
+            configs = _reconfigure(job, node, [o for o in outs if o not in fresh])
+            running = {o for c in configs for o in c.outputs}
+            cut = [o for o in fresh if o not in running]
+            result.cut_off += cut
             catalog.log([Event(build_id, "skipped", o, node.job,
-                               {"reason": "fresh when its turn came"}) for o in outs])
-            if on_event:
-                on_event("skipped", node, None)
-            return
-    catalog.log([Event(build_id, "building", o, node.job) for o in outs])
+                               {"reason": "fresh when its turn came"}) for o in cut])
+            catalog.release(cut, build_id)
+            if not configs:
+                if on_event:
+                    on_event("skipped", node, None)
+                return
+    for config in configs:
+        catalog.log([Event(build_id, "building", o, config.job) for o in sorted(config.outputs)])
+        if on_event:
+            on_event("building", config, None)
+        outcome = executor.run(job, config)
+        result.jobs_run += 1
+        result.manifests += outcome.manifests
+        result.failed.update(outcome.failed)
+        bad.update(outcome.failed)
+        if on_event:
+            on_event("done", config, outcome)
     if on_event:
-        on_event("building", node, None)
-    outcome = executor.run(job, node)
-    result.jobs_run += 1
-    result.manifests += outcome.manifests
-    result.failed.update(outcome.failed)
-    bad.update(outcome.failed)
-    if on_event:
-        on_event("done", node, outcome)
+        on_event("node_done", node, None)
+
+
+def _reconfigure(job, node: JobConfig, refs: list[str]) -> list[JobConfig]:
+    """Configs for just the refs still needed; the original config if they would reach
+    beyond the outputs we hold."""
+    if not refs:
+        return []
+    configs = [c if c.job else c.with_job(job.label) for c in job.configure(refs)]
+    if all(c.outputs <= node.outputs for c in configs):
+        return configs
+    return [node]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import Catalog, Event
-from .config import DepType, JobConfig
+from .config import JobConfig
 from .errors import DatabuildError, JobOutputError, MissingInputError
 from .job import Job, JobContext
 from .manifest import InputRecord, PartitionManifest, redact_env

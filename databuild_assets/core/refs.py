@@ -159,7 +159,11 @@ class PartitionPattern:
     def parse(self, ref: str) -> dict[str, str]:
         m = self._regex.match(ref) if isinstance(ref, str) else None
         if not m:
-            raise RefError(f"ref {ref!r} does not match pattern '{self.template}'")
+            why = ""
+            if isinstance(ref, str) and ref.count("/") != self.template.count("/"):
+                why = (f": it has {ref.count('/') + 1} path segments, the pattern "
+                       f"{self.template.count('/') + 1} (values may not contain '/')")
+            raise RefError(f"ref {ref!r} does not match pattern '{self.template}'{why}")
         return {d.name: d.validate(m.group(d.name)) for d in self.dims}
 
     def format(self, **values: str) -> str:

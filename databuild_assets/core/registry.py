@@ -57,6 +57,8 @@ class Registry:
         try:
             return pat.parse(ref)
         except RefError as e:
+            if pat.template in str(e):
+                raise
             raise RefError(f"{e}; expected something like '{pat.template}'") from None
 
     def job_for(self, ref: str):

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from databuild_assets.core import Catalog, CatalogError, PartitionManifest
-from databuild_assets.core.catalog import Event
 from databuild_assets.core import catalog_schema as schema
+from databuild_assets.core.catalog import Event
 from databuild_assets.core.catalog_schema import LATEST
 
 
