@@ -98,18 +98,30 @@ def plan(obj: Ctx, refs, force, as_json):
 @click.argument("refs", nargs=-1)
 @click.option("--force", is_flag=True, help="Rebuild the requested refs even if fresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--dagster", "via_dagster", is_flag=True,
+              help="Run the plan as Dagster runs in the instance at DAGSTER_HOME (visible in the UI).")
 @click.pass_obj
-def build(obj: Ctx, refs, force, as_json):
+def build(obj: Ctx, refs, force, as_json, via_dagster):
     """Build REFS and everything upstream that is missing or stale."""
     from .progress import BuildProgress
 
-    with BuildProgress(console, enabled=not as_json) as progress:
-        result = obj.graph.build(_refs(refs), force=force, origin="cli",
-                                 on_event=progress.on_event)
+    progress = BuildProgress(console, enabled=not as_json)
+    if via_dagster:
+        progress.partitions()
+    with progress:
+        if via_dagster:
+            from .dagster.launcher import build_with_dagster
+
+            result = build_with_dagster(obj.graph, obj.graph_spec, _refs(refs),
+                                        dagster_home=obj.conf.dagster_home, force=force,
+                                        on_event=progress.on_event)
+        else:
+            result = obj.graph.build(_refs(refs), force=force, origin="cli",
+                                     on_event=progress.on_event)
     summary = result.summary()
     if as_json:
         console.print_json(json.dumps({**summary, "failed_refs": result.failed,
-                                       "blocked_refs": result.blocked}))
+                                       "blocked_refs": getattr(result, "blocked", {})}))
     else:
         progress.print_summary(result)
     if not result.ok:

@@ -14,6 +14,12 @@ class BuildProgress:
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                                  disable=not enabled, transient=False)
         self.task = None
+        self.by_partition = False
+
+    def partitions(self):
+        """Count progress in partitions (Dagster runs cover many configs each)."""
+        self.by_partition = True
+        return self
 
     def __enter__(self):
         self.progress.__enter__()
@@ -24,7 +30,8 @@ class BuildProgress:
 
     def on_event(self, kind, node, payload):
         if kind == "planned":
-            self.task = self.progress.add_task("building", total=max(len(payload.nodes), 1))
+            total = len(payload.output_refs) if self.by_partition else len(payload.nodes)
+            self.task = self.progress.add_task("building", total=max(total, 1))
             if not payload.nodes:
                 self.progress.update(self.task, completed=1, description="nothing to build")
         elif kind == "building":
@@ -34,6 +41,11 @@ class BuildProgress:
             self.progress.console.print(f"[red]failed[/] {ref}: {msg}")
         elif kind in ("node_done", "skipped", "blocked"):
             self.progress.advance(self.task)
+        elif kind == "run_started":
+            self.progress.update(self.task, description=f"dagster run: {node.job} "
+                                                        f"({len(node.refs)} partition(s))")
+        elif kind == "run_done":
+            self.progress.advance(self.task, advance=max(1, len(node.refs)))
 
     def print_summary(self, result) -> None:
         s = result.summary()

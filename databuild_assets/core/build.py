@@ -72,7 +72,8 @@ def _wait_for(graph, refs: list[str], build_id: str, timeout: float | None = Non
 
 def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
               build_id: str | None = None, run_id: str | None = None,
-              on_event: Callable[[str, JobConfig, object], None] | None = None) -> BuildResult:
+              on_event: Callable[[str, JobConfig, object], None] | None = None,
+              upstream: bool = True, logger=None) -> BuildResult:
     build_id = build_id or uuid.uuid4().hex[:12]
     catalog, started = graph.catalog, time.time()
     catalog.start_build(build_id, refs, origin=origin)
@@ -81,7 +82,7 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
     status = "failed"
     try:
         catalog.log([Event(build_id, "requested", r) for r in sorted(set(refs))])
-        plan = graph.plan(refs, force=force, own_build=build_id)
+        plan = graph.plan(refs, force=force, own_build=build_id, upstream=upstream)
         result = BuildResult(build_id, plan)
         catalog.log(
             [Event(build_id, "planned", detail={"nodes": len(plan.nodes),
@@ -95,7 +96,7 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
         if on_event:
             on_event("planned", None, plan)
         forced = set(refs) if force else set()
-        executor = Executor(graph.registry, catalog, graph.store, build_id, run_id)
+        executor = Executor(graph.registry, catalog, graph.store, build_id, run_id, logger)
         bad: dict[str, str] = {}  # ref -> why it is not available to dependents
         for node in plan.nodes:
             _run_node(graph, node, plan, executor, result, bad, forced, on_event)

@@ -66,8 +66,10 @@ def _row(r) -> PartitionRow:
 class Catalog:
     """Open with ``Catalog.open(url)``; ``sqlite:///path`` or ``postgresql://...``."""
 
-    def __init__(self, engine: sa.Engine, url: str, read_engine: sa.Engine | None = None):
+    def __init__(self, engine: sa.Engine, url: str, read_engine: sa.Engine | None = None,
+                 raw_url: str | None = None):
         self.engine = engine
+        self._raw_url = raw_url or url
         self._read_engine = read_engine or engine
         self.url = url
         self.dialect = engine.dialect.name
@@ -84,10 +86,17 @@ class Catalog:
             ) from None
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            return cls._open_sqlite(parsed)
-        if backend in ("postgresql", "postgres"):
-            return cls._open_postgres(parsed)
-        raise CatalogError(f"unsupported catalog backend {backend!r}; use sqlite or postgresql")
+            cat = cls._open_sqlite(parsed)
+        elif backend in ("postgresql", "postgres"):
+            cat = cls._open_postgres(parsed)
+        else:
+            raise CatalogError(f"unsupported catalog backend {backend!r}; use sqlite or postgresql")
+        cat._raw_url = url
+        return cat
+
+    def shareable_url(self) -> str:
+        """The URL to hand to another process, unless it embeds a password (then '')."""
+        return "" if make_url(self._raw_url).password else self._raw_url
 
     @classmethod
     def _open_sqlite(cls, url) -> Catalog:

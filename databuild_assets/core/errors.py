@@ -44,11 +44,15 @@ class ExecutableJobError(DatabuildError):
 class MissingInputError(DatabuildError):
     """A MATERIALIZE input is not live when a job runs."""
 
-    def __init__(self, refs: list[str], graph_hint: str = ""):
+    def __init__(self, refs: list[str], reasons: dict | None = None):
         self.refs = sorted(refs)
-        cmd = "databuild build " + " ".join(self.refs) + graph_hint
+        self.reasons = reasons or {}
+        cmd = "databuild build " + " ".join(self.refs)
+        states = {r: (self.reasons.get(r) or ("missing",))[0] for r in self.refs}
+        listed = ", ".join(f"{r} ({states[r]})" for r in self.refs[:20])
+        more = f" and {len(self.refs) - 20} more" if len(self.refs) > 20 else ""
         super().__init__(
-            f"missing MATERIALIZE input(s): {', '.join(self.refs)}; build them first with: {cmd}"
+            f"MATERIALIZE input(s) not live and fresh: {listed}{more}; build them first with: {cmd}"
         )
 
 

@@ -66,10 +66,10 @@ class Graph:
             self.registry.parse(r)
         return assess_all(self.registry, self.catalog, refs, own_build)
 
-    def plan(self, refs: Iterable[str], force: bool = False,
-             own_build: str | None = None) -> JobGraph:
+    def plan(self, refs: Iterable[str], force: bool = False, own_build: str | None = None,
+             upstream: bool = True) -> JobGraph:
         return plan(self.registry, lambda rs: self.status(rs, own_build), refs, force=force,
-                    own_build=own_build)
+                    own_build=own_build, upstream=upstream)
 
     def known_refs(self, dataset: str | None = None) -> list[str]:
         return [r.ref for r in self.catalog.partitions_of(dataset)]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import JobConfig
-from .errors import ConfigError, CycleError
+from .errors import ConfigError, CycleError, MissingInputError
 from .registry import Registry
 from .staleness import Status
 
@@ -51,7 +51,9 @@ class JobGraph:
 
 
 def plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool = False,
-         own_build: str | None = None) -> JobGraph:
+         own_build: str | None = None, upstream: bool = True) -> JobGraph:
+    """``upstream=False`` plans only the requested refs and raises MissingInputError when
+    their MATERIALIZE inputs are not live and fresh (the Dagster step semantics)."""
     requested = sorted(set(refs))
     for r in requested:
         registry.parse(r)  # malformed or unknown refs fail before anything else
@@ -112,6 +114,8 @@ def plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool 
                 raise ConfigError(f"job {label!r} configure() returned no config for "
                                   f"{', '.join(lost[:5])}; every requested ref needs one")
         pending = triage(next_inputs, False)
+        if pending and not upstream:
+            raise MissingInputError(sorted(pending), reasons={r: g.reasons[r] for r in pending})
 
     ts: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
     for key, c in nodes.items():

@@ -36,6 +36,8 @@ REGION_SALES = PartitionPattern(
     dims={"region": REGIONS, "channel": CHANNELS, "date": "date"},
 )
 TRAILING = PartitionPattern("trailing_revenue/date={date}", dims={"date": "date"})
+CHANNEL_REVENUE = PartitionPattern("channel_revenue/channel={channel}/date={date}",
+                                   dims={"channel": CHANNELS, "date": "date"})
 
 
 def _rng(*parts: str) -> np.random.Generator:
@@ -147,6 +149,25 @@ class RegionSales(Job):
                                          "revenue": [round(float(part.amount.sum()), 2)]}))
 
 
+class ChannelRevenue(Job):
+    """Revenue per sales channel and day (a two-dimension dataset)."""
+
+    label = "channel_revenue"
+    outputs = [CHANNEL_REVENUE]
+
+    def configure(self, refs):
+        return [JobConfig(outputs=[r], inputs=materialize(CLEAN.format(
+            date=CHANNEL_REVENUE.parse(r)["date"]))) for r in refs]
+
+    def run(self, config, ctx):
+        (ref,) = config.outputs
+        v = CHANNEL_REVENUE.parse(ref)
+        clean = ctx.read(CLEAN.format(date=v["date"]))
+        part = clean[clean.channel == v["channel"]]
+        ctx.write(ref, pd.DataFrame({"orders": [len(part)],
+                                     "revenue": [round(float(part.amount.sum()), 2)]}))
+
+
 class TrailingRevenue(Job):
     """Revenue over the seven days ending on the partition's date."""
 
@@ -170,5 +191,6 @@ class TrailingRevenue(Job):
         ctx.write(ref, daily.assign(trailing_total=round(float(daily.amount.sum()), 2)))
 
 
-JOBS = [IngestOrders(), FetchFx(), ValidateOrders(), RegionSales(), TrailingRevenue()]
+JOBS = [IngestOrders(), FetchFx(), ValidateOrders(), RegionSales(), ChannelRevenue(),
+        TrailingRevenue()]
 graph = Graph(JOBS, name="shop")
