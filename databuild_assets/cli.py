@@ -118,6 +118,8 @@ def build(obj: Ctx, refs, force, as_json, via_dagster):
         else:
             result = obj.graph.build(_refs(refs), force=force, origin="cli",
                                      on_event=progress.on_event)
+    if not via_dagster and result.manifests:
+        _report_to_dagster(obj, result.manifests, required=False)
     summary = result.summary()
     if as_json:
         console.print_json(json.dumps({**summary, "failed_refs": result.failed,
@@ -126,6 +128,16 @@ def build(obj: Ctx, refs, force, as_json, via_dagster):
         progress.print_summary(result)
     if not result.ok:
         sys.exit(1)
+
+
+def _report_to_dagster(obj: Ctx, manifests, required: bool) -> None:
+    """Mirror CLI-built partitions into the Dagster instance, when there is one."""
+    home = obj.conf.dagster_home
+    if not required and not (home / "dagster.yaml").exists():
+        return
+    from .dagster.sync import ensure_instance, report_manifests
+
+    report_manifests(obj.graph, manifests, ensure_instance(home))
 
 
 @cli.command()
@@ -220,8 +232,30 @@ def demo(obj: Ctx):
     """Build the example graph on embedded defaults (what `make demo` runs)."""
     from .demo import run_demo
 
-    if not run_demo(obj.graph, obj.conf, console):
+    ok, manifests = run_demo(obj.graph, obj.conf, console)
+    if manifests:
+        _report_to_dagster(obj, manifests, required=True)
+    if not ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--port", default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+def ui(obj: Ctx, port, host):
+    """Start the Dagster UI (and daemon) on the same state as the CLI."""
+    import os
+
+    from .dagster.sync import ensure_instance
+
+    ensure_instance(obj.conf.dagster_home)
+    env = {**os.environ, "DAGSTER_HOME": str(obj.conf.dagster_home)}
+    if obj.graph_spec:
+        env["DATABUILD_GRAPH"] = obj.graph_spec
+    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={obj.conf.dagster_home})")
+    os.execvpe("dagster", ["dagster", "dev", "-m", "databuild_assets.definitions", "-h", host,
+                           "-p", str(port)], env)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def demo_refs(end: str = DEMO_END, days: int = DEMO_DAYS) -> list[str]:
                for r in REGIONS for c in CHANNELS])
 
 
-def run_demo(graph: Graph, conf: Settings, console: Console) -> bool:
+def run_demo(graph: Graph, conf: Settings, console: Console):
     console.print(f"[bold]databuild demo[/]: graph '{graph.name}', catalog {graph.catalog.url}, "
                   f"data under {graph.data_root}")
     with BuildProgress(console) as progress:
@@ -32,5 +32,6 @@ def run_demo(graph: Graph, conf: Settings, console: Console) -> bool:
     progress.print_summary(result)
     console.print(f"trailing revenue: {graph.data_root}/trailing_revenue/date={DEMO_END}/")
     console.print("inspect:  .venv/bin/databuild status --dataset trailing_revenue")
-    console.print(f"UI:       make ui   (Dagster on the same state, DAGSTER_HOME={conf.dagster_home})")
-    return result.ok
+    console.print(f"UI:       make ui   (Dagster on the same state, "
+                  f"DAGSTER_HOME={conf.dagster_home})")
+    return result.ok, result.manifests
