@@ -21,7 +21,8 @@ def demo_refs(end: str = DEMO_END, days: int = DEMO_DAYS) -> list[str]:
     dates = [(last - dt.timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
     return ([f"fx_rates/date={d}" for d in dates] + [f"trailing_revenue/date={end}"]
             + [f"region_sales/region={r}/channel={c}/date={end}"
-               for r in REGIONS for c in CHANNELS])
+               for r in REGIONS for c in CHANNELS]
+            + [f"channel_revenue/channel={c}/date={end}" for c in CHANNELS])
 
 
 def run_demo(graph: Graph, conf: Settings, console: Console):

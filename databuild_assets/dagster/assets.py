@@ -171,7 +171,12 @@ def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "
     resources = {"io_manager": DatabuildIOManager(catalog_url=catalog_url,
                                                   data_root=str(data_root or ""))}
     resources.update(extra_resources or {})
-    return dg.Definitions(assets=assets, jobs=jobs, resources=resources, **kwargs)
+    from sensors.staleness import build_staleness_sensor
+
+    bound = graph.bind(catalog_url or None, data_root or None)
+    sensors = [build_staleness_sensor(bound)] + list(kwargs.pop("sensors", []))
+    return dg.Definitions(assets=assets, jobs=jobs, resources=resources, sensors=sensors,
+                          **kwargs)
 
 
 __all__ = ["build_definitions", "dynamic_name", "job_asset", "upstream_datasets",

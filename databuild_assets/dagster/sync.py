@@ -10,7 +10,7 @@ import dagster as dg
 from ..core import Graph, PartitionManifest
 from .assets import dynamic_partitions_name
 from .partitions import ref_to_key
-from .reporting import materialization
+from .reporting import materialization, status_observation
 
 DEFAULT_DAGSTER_YAML = """\
 # Embedded defaults: SQLite storage under this folder. See deploy/dagster.yaml for PostgreSQL.
@@ -36,6 +36,7 @@ def report_manifests(graph: Graph, manifests: list[PartitionManifest],
                      instance: dg.DagsterInstance) -> int:
     dynamic: dict[str, set[str]] = {}
     events = []
+    statuses = graph.status([m.ref for m in manifests])
     for m in manifests:
         pattern = graph.registry.pattern(m.ref)
         job = graph.registry.producer[pattern.dataset]
@@ -44,6 +45,7 @@ def report_manifests(graph: Graph, manifests: list[PartitionManifest],
         if name and key:
             dynamic.setdefault(name, set()).add(key)
         events.append(materialization(pattern.dataset, key, m, graph.data_root))
+        events.append(status_observation(pattern.dataset, key, statuses[m.ref]))
     for name, keys in dynamic.items():
         instance.add_dynamic_partitions(name, sorted(keys))
     for ev in events:

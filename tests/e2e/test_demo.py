@@ -16,7 +16,7 @@ def test_the_demo_builds_everything_once_and_a_second_run_is_a_null_build(tmp_pa
     cmd = [sys.executable, "-m", "databuild_assets.cli", "demo"]
     first = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "succeeded: jobs run 24, partitions built 42, skipped 0" in first.stdout
+    assert "succeeded: jobs run 26, partitions built 44, skipped 0" in first.stdout
     out = tmp_path / "state" / "data" / "trailing_revenue" / "date=2024-01-14"
     (parquet,) = out.glob("part-*.parquet")
     df = pd.read_parquet(parquet)

@@ -133,3 +133,28 @@ def test_databuild_build_dagster_batches_the_plan_into_one_run_per_job_and_wave(
     events = {e.kind for e in catalog.events(limit=1000)}
     assert {"planned", "building", "available"} <= events
     assert json.loads(json.dumps(result.summary()))["dagster_runs"] == 5
+
+
+def test_the_staleness_sensor_reports_a_taint_to_dagster_with_its_reasons(
+        tmp_path, catalog_url, instance):
+    from sensors.staleness import build_staleness_sensor
+
+    g = make_graph(tmp_path, Catalog.open(catalog_url))
+    g.build(["daily/date=2024-01-05"])
+    sensor = build_staleness_sensor(g)
+    ctx = dg.build_sensor_context(instance=instance)
+    assert "2 partition status change(s)" in sensor(ctx).skip_message  # src and daily
+    g.taint("src/date=2024-01-05", "truncated export")
+    ctx2 = dg.build_sensor_context(instance=instance, cursor=ctx.cursor)
+    assert "2 partition status change(s)" in sensor(ctx2).skip_message
+
+    def latest(asset, key):
+        recs = instance.fetch_observations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1).records
+        return {k: v.value for k, v in recs[0].asset_observation.metadata.items()}
+
+    assert latest("src", "2024-01-05") == {"databuild/state": "tainted",
+                                           "databuild/reasons": "tainted: truncated export"}
+    daily = latest("daily", "2024-01-05")
+    assert daily["databuild/state"] == "stale" and "truncated export" in daily["databuild/reasons"]
+    assert g.status(["daily/date=2024-01-05"])["daily/date=2024-01-05"].state == "stale"
