@@ -29,3 +29,18 @@ def load(env: dict[str, str] | None = None) -> Settings:
         graph=env.get("DATABUILD_GRAPH") or "databuild_assets.examples.shop:graph",
         project_dir=project_dir,
     )
+
+
+def secret(name: str, env: dict[str, str] | None = None) -> str | None:
+    """A secret by name: the environment first, then DATABUILD_SECRETS_FILE (KEY=VALUE lines,
+    kept outside the repository). Never log the value."""
+    env = dict(os.environ if env is None else env)
+    if name in env:
+        return env[name]
+    path = env.get("DATABUILD_SECRETS_FILE")
+    if path and Path(path).is_file():
+        for line in Path(path).read_text().splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key.strip() == name and not key.startswith("#"):
+                return value.strip()
+    return None
