@@ -258,6 +258,15 @@ def ui(obj: Ctx, port, host):
                            "-p", str(port)], env)
 
 
+from .cli_tasks import register as _register_tasks  # noqa: E402
+
+_register_tasks(cli, console)
+
+from .cli_automation import register as _register_automation  # noqa: E402
+
+_register_automation(cli)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     if debug:

@@ -15,6 +15,7 @@ class Settings:
     dagster_home: Path
     graph: str  # module:attr of the Graph the CLI and Dagster load
     project_dir: Path
+    pipelines_file: Path = Path("pipelines.yaml")
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -28,6 +29,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster"),
         graph=env.get("DATABUILD_GRAPH") or "databuild_assets.examples.shop:graph",
         project_dir=project_dir,
+        pipelines_file=Path(env.get("DATABUILD_PIPELINES_FILE") or project_dir / "pipelines.yaml"),
     )
 
 
@@ -44,3 +46,9 @@ def secret(name: str, env: dict[str, str] | None = None) -> str | None:
             if sep and key.strip() == name and not key.startswith("#"):
                 return value.strip()
     return None
+
+
+def webhook_url(env: dict[str, str] | None = None) -> str | None:
+    """Where automation notifications (SLA breaches, permanent failures) are POSTed, if
+    anywhere: DATABUILD_WEBHOOK_URL. Treated as a secret (webhook URLs often embed a token)."""
+    return secret("DATABUILD_WEBHOOK_URL", env) or None

@@ -97,7 +97,68 @@ def _v1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
 
+# -- migration 2: automation (wants, retries, notifications) -------------------------------
+wants = sa.Table(
+    "wants",
+    metadata,
+    sa.Column("want_id", sa.String(64), primary_key=True),
+    sa.Column("refs", sa.Text, nullable=False),  # JSON list of refs
+    sa.Column("n_refs", sa.Integer, nullable=False),
+    sa.Column("data_ts", sa.Float),  # what time the data is "as of": the SLA clock starts here
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("ttl_seconds", sa.Float),
+    sa.Column("expires_at", sa.Float, index=True),  # NULL: never
+    sa.Column("sla_seconds", sa.Float),
+    sa.Column("source", sa.String(200), nullable=False),  # cli|api|cron:<name>
+    sa.Column("comment", sa.Text),
+    sa.Column("state", sa.String(16), nullable=False, index=True),  # active|satisfied|expired|cancelled
+    sa.Column("satisfied_at", sa.Float),
+    sa.Column("closed_at", sa.Float),
+    sa.Column("sla_breached_at", sa.Float),
+    sa.Column("sla_notified", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failure_notified", sa.Integer, nullable=False, server_default="0"),
+)
+
+want_attempts = sa.Table(  # retry state per ref, whoever launched the failed run
+    "want_attempts",
+    metadata,
+    sa.Column("ref", sa.String(512), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),  # failed attempts so far
+    sa.Column("failure_class", sa.String(16)),  # retriable|permanent|unknown
+    sa.Column("error", sa.Text),
+    sa.Column("next_attempt_at", sa.Float),
+    sa.Column("gave_up", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),  # at most one each
+    sa.Column("kind", sa.String(32), nullable=False),  # sla_breach|failed
+    sa.Column("want_id", sa.String(64), index=True),
+    sa.Column("ref", sa.String(512)),
+    sa.Column("dataset", sa.String(200), index=True),
+    sa.Column("day", sa.String(10), index=True),  # UTC date, for misses per dataset per day
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("delivered_at", sa.Float),
+    sa.Column("delivery_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+)
+
+V2_TABLES = [wants, want_attempts, notifications]
+
+
+def _v2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=V2_TABLES)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "partitions, manifests, taints, build events, builds", _v1),
+    (2, "wants, want attempts (retries), notifications", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from .errors import DefinitionError, RefError
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_VALID_CACHE = 200_000  # distinct values remembered per dimension
 
 
 def check_value(name: str, value: str) -> str:
@@ -141,6 +143,19 @@ class PartitionPattern:
             pos = m.end()
         regex += re.escape(self.template[pos:])
         self._regex = re.compile("^" + regex + "$")
+        # literal pieces around the placeholders, for format(); and the values each dim has
+        # already accepted (dims are immutable, so a value valid once is valid always)
+        pieces = _PLACEHOLDER.split(self.template)[0::2]
+        self._fmt = None if any("{" in p or "}" in p for p in pieces) else self.template
+        self._valid: dict[str, set[str]] = {d.name: set() for d in self.dims}
+
+    def _check(self, dim: Dim, value: str) -> str:
+        seen = self._valid[dim.name]
+        if value not in seen:
+            dim.validate(value)
+            if len(seen) < _VALID_CACHE:
+                seen.add(value)
+        return value
 
     @property
     def dim_names(self) -> tuple[str, ...]:
@@ -164,9 +179,24 @@ class PartitionPattern:
                 why = (f": it has {ref.count('/') + 1} path segments, the pattern "
                        f"{self.template.count('/') + 1} (values may not contain '/')")
             raise RefError(f"ref {ref!r} does not match pattern '{self.template}'{why}")
-        return {d.name: d.validate(m.group(d.name)) for d in self.dims}
+        values = m.groupdict()
+        for d in self.dims:
+            if values[d.name] not in self._valid[d.name]:
+                self._check(d, values[d.name])
+        return values
 
     def format(self, **values: str) -> str:
+        if self._fmt is not None and len(values) == len(self.dims):
+            try:
+                for d in self.dims:
+                    v = values[d.name]
+                    if v.__class__ is not str or v not in self._valid[d.name]:
+                        values[d.name] = self._check(d, str(v))
+                # interned: a ref formatted by many configs (a trailing window's days) is
+                # one string in memory, not one per config (a third of a 1M-ref plan)
+                return sys.intern(self._fmt.format_map(values))
+            except KeyError:
+                pass  # a wrong name: explained below
         missing = [n for n in self.dim_names if n not in values]
         extra = [n for n in values if n not in self._dim_by_name]
         if missing or extra:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from .errors import DefinitionError, RefError, UnknownDatasetError
-from .refs import PartitionPattern, dataset_of
+from .refs import PartitionPattern
 
 
 class Registry:
@@ -36,11 +36,12 @@ class Registry:
                     )
                 self.patterns[pat.dataset] = pat
                 self.producer[pat.dataset] = job
+        self._nested = any("/" in ds for ds in self.patterns)
 
     def dataset(self, ref: str) -> str:
         if not isinstance(ref, str) or not ref or ref != ref.strip() or "//" in ref:
             raise RefError(f"malformed ref {ref!r}: expected e.g. 'reviews/date=2024-01-01'")
-        ds = dataset_of(ref, self.patterns)
+        ds = self._longest_prefix(ref)
         if ds is None:
             head = ref.split("/", 1)[0]
             close = difflib.get_close_matches(head, list(self.patterns), n=1)
@@ -48,6 +49,23 @@ class Registry:
                     f"; known datasets: {', '.join(sorted(self.patterns))}")
             raise UnknownDatasetError(f"no job produces dataset {head!r} (ref {ref!r}){hint}")
         return ds
+
+    def producer_of(self, ref: str):
+        """The job of a ref already parsed (no validation: use job_for for new refs)."""
+        return self.producer[self._longest_prefix(ref)]
+
+    def _longest_prefix(self, ref: str) -> str | None:
+        """dataset_of() in O(path segments): datasets may themselves contain '/'."""
+        if not self._nested:
+            head = ref.partition("/")[0]
+            return head if head in self.patterns else None
+        if ref in self.patterns:
+            return ref
+        i = len(ref)
+        while (i := ref.rfind("/", 0, i)) > 0:
+            if ref[:i] in self.patterns:
+                return ref[:i]
+        return None
 
     def pattern(self, ref: str) -> PartitionPattern:
         return self.patterns[self.dataset(ref)]
@@ -63,7 +81,7 @@ class Registry:
 
     def job_for(self, ref: str):
         self.parse(ref)
-        return self.producer[self.dataset(ref)]
+        return self.producer[self._longest_prefix(ref)]
 
     def lookup(self, refs: Iterable[str]) -> dict[str, list[str]]:
         """Group refs by the label of the job that produces them."""

@@ -7,15 +7,33 @@ batched queries, so statuses of many partitions cost a handful of round trips.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .catalog import Catalog, PartitionRow
+from .catalog import Catalog, ManifestFacts, PartitionRow
 from .config import DepType
 from .manifest import PartitionManifest
 from .refs import major_of
 from .registry import Registry
 
 STATES = ("missing", "building", "live", "stale", "failed", "tainted")
+_MAT = DepType.MATERIALIZE.value
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Planning and assessing allocate millions of small acyclic objects; the cyclic
+    collector would rescan them over and over (a third of the time of a 100k-ref plan).
+    Refcounting still frees everything; the collector resumes afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -40,7 +58,8 @@ class Status:
 @dataclass
 class Snapshot:
     rows: dict[str, PartitionRow] = field(default_factory=dict)
-    manifests: dict[str, PartitionManifest] = field(default_factory=dict)
+    # PartitionManifest or the lighter ManifestFacts the catalog reads for staleness
+    manifests: dict[str, PartitionManifest | ManifestFacts] = field(default_factory=dict)
     taints: dict[str, str] = field(default_factory=dict)
     alive: set[str] = field(default_factory=set)  # builds whose claims still hold
 
@@ -56,12 +75,12 @@ def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snaps
         snap.rows.update(rows)
         owners |= {r.owner for r in rows.values() if r.state == "building" and r.owner}
         ids = [r.manifest_id for r in rows.values() if r.manifest_id]
-        new = catalog.manifests(i for i in ids if i not in snap.manifests)
+        new = catalog.manifest_facts(i for i in ids if i not in snap.manifests)
         snap.manifests.update(new)
         frontier = set()
         for m in new.values():
             for rec in m.inputs:
-                if rec.dep_type == DepType.MATERIALIZE.value and rec.ref not in seen:
+                if rec.dep_type == _MAT and rec.ref not in seen:
                     frontier.add(rec.ref)
     ids = set(snap.manifests)
     for m in snap.manifests.values():
@@ -80,6 +99,8 @@ class Assessor:
         self.snap = snap
         self.memo: dict[str, Status] = {}
         self._active: set[str] = set()
+        self._datasets: dict[str, tuple] = {}  # dataset -> (pattern, job), or () if unknown
+        self._majors: dict[str | None, int | None] = {}
 
     def __call__(self, ref: str) -> Status:
         if ref in self.memo:
@@ -117,20 +138,32 @@ class Assessor:
         m = self.snap.manifests.get(row.manifest_id)
         if m is None:
             return Status(ref, "missing", ("catalog row has no manifest",))
-        base = dict(manifest_id=m.manifest_id, data_version=m.data_version)
         if m.manifest_id in self.snap.taints:
-            return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",), **base)
+            return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",),
+                          m.manifest_id, m.data_version)
         reasons = self._own_reasons(ref, m) + self._input_reasons(m)
-        return Status(ref, "stale" if reasons else "live", tuple(reasons), **base)
+        return Status(ref, "stale" if reasons else "live", tuple(reasons), m.manifest_id,
+                      m.data_version)
+
+    def _producer(self, ref: str) -> tuple:
+        ds = self.registry._longest_prefix(ref)
+        if ds not in self._datasets:
+            try:
+                pattern = self.registry.pattern(ref)
+                self._datasets[ds] = (pattern, self.registry.producer[pattern.dataset])
+            except Exception:
+                self._datasets[ds] = ()
+        return self._datasets[ds]
 
     def _own_reasons(self, ref: str, m: PartitionManifest) -> list[str]:
         reasons = []
-        try:
-            pattern = self.registry.pattern(ref)
-            job = self.registry.producer[pattern.dataset]
-        except Exception:
+        known = self._producer(ref)
+        if not known:
             return reasons
-        old_major = major_of(m.dataset_version)
+        pattern, job = known
+        if m.dataset_version not in self._majors:
+            self._majors[m.dataset_version] = major_of(m.dataset_version)
+        old_major = self._majors[m.dataset_version]
         if old_major is not None and pattern.major > old_major:
             reasons.append(f"dataset {pattern.dataset} major version changed "
                            f"{m.dataset_version} -> {pattern.version}")
@@ -142,7 +175,7 @@ class Assessor:
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
         for rec in m.inputs:
-            if rec.dep_type != DepType.MATERIALIZE.value:
+            if rec.dep_type != _MAT:
                 continue
             if rec.manifest_id in self.snap.taints:
                 reasons.append(f"input {rec.ref} was read at a tainted version: "
@@ -162,6 +195,7 @@ class Assessor:
 def assess_all(registry: Registry, catalog: Catalog, refs,
                own_build: str | None = None) -> dict[str, Status]:
     refs = list(refs)
-    snap = load_snapshot(catalog, refs)
-    assess = Assessor(registry, snap, own_build)
-    return {r: assess(r) for r in refs}
+    with gc_paused():
+        snap = load_snapshot(catalog, refs)
+        assess = Assessor(registry, snap, own_build)
+        return {r: assess(r) for r in refs}

@@ -175,6 +175,13 @@ def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "
 
     bound = graph.bind(catalog_url or None, data_root or None)
     sensors = [build_staleness_sensor(bound)] + list(kwargs.pop("sensors", []))
+    automation = kwargs.pop("automation", None)  # build_automation kwargs; False: none
+    if automation is not False:
+        from sensors import build_automation
+
+        auto_sensors, auto_schedules = build_automation(bound, jobs=jobs, **(automation or {}))
+        sensors += auto_sensors
+        kwargs["schedules"] = auto_schedules + list(kwargs.get("schedules", []))
     return dg.Definitions(assets=assets, jobs=jobs, resources=resources, sensors=sensors,
                           **kwargs)
 

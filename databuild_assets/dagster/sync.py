@@ -16,11 +16,15 @@ DEFAULT_DAGSTER_YAML = """\
 # Embedded defaults: SQLite storage under this folder. See deploy/dagster.yaml for PostgreSQL.
 telemetry:
   enabled: false
+concurrency:
+  pools:
+    granularity: op
+    default_limit: 1   # task locks: airbyte:<conn>, git:<repo>, dbt:<project>:<target>
+  runs:
+    max_concurrent_runs: 2
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 2
 """
 
 

@@ -46,15 +46,26 @@ class _Base(Job):
         self.code_version = opts.get("code", {}).get(self.label, "1")
 
     def _work(self, ref):
-        delay = self.opts.get("delay", 0)
+        delay = self.opts.get("delay", 0) + self.opts.get("slow", {}).get(ref, 0)
         if delay:
             time.sleep(delay)
         if ref in self.opts.get("fail", ()):
             raise RuntimeError(f"injected failure for {ref}")
+        if ref in self.opts.get("broken", ()):  # a permanent failure
+            raise ValueError(f"schema validation failed for {ref}: column 'value' missing")
+        times = self.opts.get("flaky", {}).get(ref, 0)  # transient: fails `times` times
+        if times:
+            counter = self.root / "flaky" / ref.replace("/", "_")
+            counter.parent.mkdir(parents=True, exist_ok=True)
+            seen = int(counter.read_text()) if counter.exists() else 0
+            counter.write_text(str(seen + 1))
+            if seen < times:
+                raise TimeoutError(f"warehouse timed out loading {ref} (attempt {seen + 1})")
 
 
 def make_graph(root, catalog=None, **opts) -> Graph:
-    """opts: versions={dataset: ver}, code={job: ver}, delay=seconds, fail={refs}."""
+    """opts: versions={dataset: ver}, code={job: ver}, delay=seconds, fail={refs},
+    broken={refs} (schema error), flaky={ref: times} (timeouts), slow={ref: seconds}."""
     root = Path(root)
     v = opts.get("versions", {})
     SRC = PartitionPattern("src/date={date}", dims={"date": "date"}, version=v.get("src", "1.0.0"))

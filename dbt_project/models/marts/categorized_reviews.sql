@@ -1,0 +1,14 @@
+-- one date per run (var 'date'); delete+insert on review_date makes reruns idempotent
+select
+    r.review_id,
+    r.podcast_id,
+    p.category,
+    r.author_id,
+    r.rating,
+    r.title,
+    r.content,
+    r.created_at,
+    r.review_date
+from {{ ref('stg_reviews') }} r
+join {{ source('databuild', 'podcasts') }} p on p.podcast_id = r.podcast_id
+where r.review_date = cast('{{ var("date") }}' as date)

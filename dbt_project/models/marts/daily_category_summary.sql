@@ -1,0 +1,9 @@
+select
+    review_date,
+    category,
+    count(*) as n_reviews,
+    avg(rating * 1.0) as avg_rating,
+    sum(case when rating = 5 then 1 else 0 end) as n_five_star
+from {{ ref('categorized_reviews') }}
+where review_date = cast('{{ var("date") }}' as date)
+group by review_date, category

@@ -1,0 +1,232 @@
+"""Airbyte tasks: one declared connection (a `connections:` entry of pipelines.yaml) synced or
+cleared per run. Three modes:
+
+- ``embedded`` (default when no server is configured): PyAirbyte runs the real connector in
+  process and writes the streams into the pipeline's warehouse target.
+- ``server``: a self-hosted Airbyte, through dagster-airbyte's ``AirbyteWorkspace`` client.
+- ``cloud``: Airbyte Cloud, through dagster-airbyte's ``AirbyteCloudWorkspace`` config.
+
+The client objects are built for each call and thrown away. Secrets are referenced by
+environment variable name (``client_secret_env: AIRBYTE_SECRET``, ``${PG_PASSWORD}`` inside an
+embedded connector's config), resolved at run time by ``settings.secret`` and never logged or
+returned: every message passes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from databuild_assets.core.errors import ConfigError
+
+from .airbyte_config import parse_connection
+
+STATUSES = ("succeeded", "failed", "cancelled", "timed_out", "already_running")
+_log = logging.getLogger("databuild.airbyte")
+
+
+@dataclass(frozen=True)
+class AirbyteConnection:
+    """One validated `connections:` entry. Holds env var *names*, never secret values."""
+
+    name: str
+    mode: str  # embedded | server | cloud
+    # embedded (PyAirbyte)
+    source: str = ""
+    pip_url: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict)  # may hold ${ENV_NAME} references
+    streams: tuple[str, ...] | str = "*"
+    schema: str = ""  # warehouse schema the streams land in (default airbyte_<name>)
+    write_strategy: str = "auto"  # auto | append | merge | replace
+    full_refresh: bool = False
+    # server / cloud (dagster-airbyte)
+    rest_api_base_url: str = ""
+    configuration_api_base_url: str = ""
+    workspace_id: str = ""
+    connection_id: str = ""
+    client_id_env: str = ""
+    client_secret_env: str = ""
+    username_env: str = ""
+    password_env: str = ""
+    poll_interval: float = 5.0
+    request_max_retries: int = 3
+    request_retry_delay: float = 1.0  # first backoff step; doubles per retry, capped at 30 s
+    request_timeout: int = 15
+    clear_job_type: str = "clear"  # "reset" for Airbyte < 1.0
+
+    @classmethod
+    def from_dict(cls, name: str, d: Mapping[str, Any], base_dir: Path | None = None
+                  ) -> AirbyteConnection:
+        """Validate a `connections:` entry; raises one ConfigError naming the first problem."""
+        return cls(name=name, **parse_connection(name, d, base_dir))
+
+    @property
+    def lock_key(self) -> str:
+        return f"airbyte:{self.name}"
+
+    @property
+    def host(self) -> str:
+        """Where a server/cloud connection points (for messages)."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.rest_api_base_url).netloc if self.rest_api_base_url else ""
+
+    def describe(self) -> dict[str, Any]:
+        """Safe for logs and Dagster metadata: env var names, no secret values."""
+        keep = {k: v for k, v in asdict(self).items() if v not in ("", None, {}, ())}
+        if "streams" in keep and not isinstance(keep["streams"], str):
+            keep["streams"] = list(keep["streams"])
+        return keep
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """How one sync or clear ended. ``message`` is meant for people and is free of secrets."""
+
+    connection: str
+    mode: str
+    operation: str  # sync | clear
+    status: str  # one of STATUSES
+    message: str
+    job_id: int | str | None = None
+    records: int | None = None
+    streams: tuple[str, ...] = ()
+    stream_records: Mapping[str, int] = field(default_factory=dict)
+    attempts: int = 1  # tries of the request that started the job (embedded: 1)
+    retries: int = 0  # transient API failures retried during the whole operation
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def to_metadata(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["streams"] = list(self.streams)
+        d["stream_records"] = dict(self.stream_records)
+        return {k: v for k, v in d.items() if v is not None}
+
+
+class Redactor:
+    """Replaces known secret values in text. Values shorter than 4 characters are ignored
+    (they cannot be told apart from ordinary text)."""
+
+    def __init__(self, secrets: list[str] | None = None):
+        self._secrets: list[str] = []
+        for s in secrets or []:
+            self.add(s)
+
+    def add(self, value: str | None) -> None:
+        if value and len(value) >= 4 and value not in self._secrets:
+            self._secrets.append(value)
+            self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: Any) -> str:
+        text = str(text)
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
+
+
+def redact(text: Any, secrets: list[str]) -> str:
+    return Redactor(secrets)(text)
+
+
+class SafeLog:
+    """Wraps the caller's logger (logging.Logger or Dagster's context.log) so that every line
+    goes through the redactor first."""
+
+    def __init__(self, log: Any, redactor: Redactor, prefix: str):
+        self._log = log if log is not None else _log
+        self.redact = redactor
+        self._prefix = prefix
+
+    def _emit(self, level: str, msg: str) -> None:
+        getattr(self._log, level)(self.redact(f"{self._prefix}{msg}"))
+
+    def info(self, msg: str) -> None:
+        self._emit("info", msg)
+
+    def warning(self, msg: str) -> None:
+        self._emit("warning", msg)
+
+    def error(self, msg: str) -> None:
+        self._emit("error", msg)
+
+
+def default_install_root() -> Path:
+    """Where embedded connectors are installed (each in its own venv) and PyAirbyte logs go:
+    the project's state folder, so installs are paid once per machine."""
+    from databuild_assets.settings import load
+
+    return load().home / "airbyte"
+
+
+def sync(conn: AirbyteConnection, target, *, timeout: float, log=None,
+         cancel_event: threading.Event | None = None, env: Mapping[str, str] | None = None,
+         install_root: Path | None = None) -> SyncOutcome:
+    """Sync one connection into ``target`` (a WarehouseTarget; used by embedded mode).
+
+    Ends within ``timeout`` seconds (plus one request/stop grace period) with an outcome; the
+    Airbyte job (or the embedded connector) is cancelled on timeout, when ``cancel_event`` is
+    set, or when the calling thread is interrupted (run termination), which is re-raised.
+    A one-time connector install in embedded mode is not counted against ``timeout``.
+    """
+    if timeout <= 0:
+        raise ConfigError(f"connection {conn.name!r}: timeout must be > 0 seconds, got {timeout}")
+    started = time.monotonic()
+    if conn.mode == "embedded":
+        from .airbyte_embedded import embedded_sync
+
+        out = embedded_sync(conn, target, timeout=timeout, log=log, cancel_event=cancel_event,
+                            env=env, install_root=install_root or default_install_root())
+    else:
+        from .airbyte_server import server_run
+
+        out = server_run(conn, "sync", timeout=timeout, log=log, cancel_event=cancel_event, env=env)
+    return _finish(out, started)
+
+
+def clear(conn: AirbyteConnection, target, *, streams: list[str] | None = None, log=None,
+          timeout: float = 600.0, cancel_event: threading.Event | None = None,
+          env: Mapping[str, str] | None = None) -> SyncOutcome:
+    """Clear (reset) a whole connection, or only ``streams``: server/cloud start Airbyte's clear
+    job and wait for it; embedded drops the streams' tables and state in the warehouse."""
+    if streams is not None and (isinstance(streams, str) or not all(
+            isinstance(s, str) and s for s in streams)):
+        raise ConfigError(f"connection {conn.name!r}: streams to clear must be a list of names")
+    started = time.monotonic()
+    if conn.mode == "embedded":
+        from .airbyte_embedded import embedded_clear
+
+        out = embedded_clear(conn, target, streams=streams, log=log, env=env)
+    else:
+        from .airbyte_server import server_run
+
+        out = server_run(conn, "clear", timeout=timeout, log=log, cancel_event=cancel_event,
+                         env=env, streams=streams)
+    return _finish(out, started)
+
+
+def _finish(out: SyncOutcome, started: float) -> SyncOutcome:
+    assert out.status in STATUSES, out.status
+    from dataclasses import replace
+
+    return replace(out, duration_s=round(time.monotonic() - started, 3))
+
+
+def build_workspace(conn: AirbyteConnection, env: Mapping[str, str] | None = None):
+    """The dagster-airbyte workspace resource for a server/cloud connection (for asset specs
+    and lineage), secrets resolved now. Never log or persist the returned object."""
+    from .airbyte_server import build_workspace as _build
+
+    return _build(conn, env)
+
+
+__all__ = ["AirbyteConnection", "SyncOutcome", "STATUSES", "sync", "clear", "build_workspace",
+           "redact", "default_install_root"]
