@@ -4,7 +4,7 @@ The jobs write one-row DataFrames so a benchmark measures the platform (planning
 Dagster), not pandas. ``workload(n)`` requests every dataset over enough days to total
 about ``n`` refs (the whole graph over a date range: the usual "rebuild the range" ask).
 
-    raw/region/product/date      ingest    contiguous days of one series: one config
+    raw/region/product/date      ingest    up to 31 contiguous days of a series: one config
     clean/region/product/date    clean     MATERIALIZE raw; one config per region and day
     trailing/region/product/date trailing  MATERIALIZE clean over 7 days
     region_total/region/date     rollup    MATERIALIZE clean of every product (2 dims)
@@ -31,6 +31,7 @@ from databuild_assets.core import (
 )
 
 WINDOW = 7
+MAX_BATCH = 31  # days per ingest config (each manifest embeds its whole config)
 START = "2016-01-01"
 
 
@@ -70,7 +71,7 @@ def make_graph(regions: int = 10, products: int = 10, catalog=None, data_root=No
                 days.sort()
                 run = [days[0]]
                 for d in days[1:] + [None]:
-                    if d is not None and shift_date(run[-1], 1) == d:
+                    if d is not None and shift_date(run[-1], 1) == d and len(run) < MAX_BATCH:
                         run.append(d)
                         continue
                     out.append(JobConfig(outputs=[raw.format(region=reg, product=prod, date=x)

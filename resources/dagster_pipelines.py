@@ -141,8 +141,10 @@ def schedules(pf: pl.PipelineFile, jobs: dict[str, dg.JobDefinition]) -> list:
 
 
 def pipeline_definitions(pf: pl.PipelineFile) -> dg.Definitions:
+    from .dbt_assets import dbt_definitions
+
     jobs = {p.name: pipeline_job(pf, p) for p in pf.pipelines.values()}
-    return dg.Definitions(jobs=list(jobs.values()) + manual_jobs(pf),
+    return dg.Definitions(assets=dbt_definitions(pf), jobs=list(jobs.values()) + manual_jobs(pf),
                           schedules=schedules(pf, jobs))
 
 

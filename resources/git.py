@@ -46,7 +46,7 @@ def sync_repo(slug: str, params: dict, default_dest: Path, log=None) -> ProcessO
     else:
         if dest.exists() and any(dest.iterdir()):
             raise ConfigError(f"cannot clone into {dest}: it exists and is not empty")
-        args = ["git", "clone", "--depth", "1"] + (["--branch", params["branch"]]
+        args = ["git", "clone"] + (["--branch", params["branch"]]
                                                    if params.get("branch") else []) + [repo, str(dest)]
     outcome = run(args, env=env, secrets=_secrets(token), log=log, timeout=600)
     outcome.output = redact(outcome.output, _secrets(token))

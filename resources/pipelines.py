@@ -14,8 +14,8 @@ import yaml
 
 from databuild_assets.core.errors import ConfigError
 
-from .tasks import validate_params
 from .targets import WarehouseTarget
+from .tasks import validate_params
 
 PHASES = {"airbyte-clear": 0, "airbyte-sync": 0, "git-clone": 1, "git-pull": 1,
           "dbt-clean": 2, "dbt-deps": 3}

@@ -55,6 +55,15 @@ class Status:
                 "owner": self.owner}
 
 
+def _live(ref: str, manifest_id: str, data_version: str) -> Status:
+    """Status(ref, "live", (), manifest_id, data_version), built without the frozen
+    dataclass's per-field __setattr__: most partitions of a big status are live."""
+    st = object.__new__(Status)
+    st.__dict__.update(ref=ref, state="live", reasons=(), manifest_id=manifest_id,
+                       data_version=data_version, owner=None)
+    return st
+
+
 @dataclass
 class Snapshot:
     rows: dict[str, PartitionRow] = field(default_factory=dict)
@@ -142,8 +151,9 @@ class Assessor:
             return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",),
                           m.manifest_id, m.data_version)
         reasons = self._own_reasons(ref, m) + self._input_reasons(m)
-        return Status(ref, "stale" if reasons else "live", tuple(reasons), m.manifest_id,
-                      m.data_version)
+        if reasons:
+            return Status(ref, "stale", tuple(reasons), m.manifest_id, m.data_version)
+        return _live(ref, m.manifest_id, m.data_version)
 
     def _producer(self, ref: str) -> tuple:
         ds = self.registry._longest_prefix(ref)
@@ -174,6 +184,7 @@ class Assessor:
 
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
+        memo = self.memo
         for rec in m.inputs:
             if rec.dep_type != _MAT:
                 continue
@@ -181,7 +192,7 @@ class Assessor:
                 reasons.append(f"input {rec.ref} was read at a tainted version: "
                                f"{self.snap.taints[rec.manifest_id]}")
                 continue
-            up = self(rec.ref)
+            up = memo.get(rec.ref) or self(rec.ref)
             if up.state in ("missing", "failed"):
                 reasons.append(f"input {rec.ref} is {up.state}")
             elif up.data_version != rec.data_version:
@@ -196,6 +207,7 @@ def assess_all(registry: Registry, catalog: Catalog, refs,
                own_build: str | None = None) -> dict[str, Status]:
     refs = list(refs)
     with gc_paused():
-        snap = load_snapshot(catalog, refs)
-        assess = Assessor(registry, snap, own_build)
-        return {r: assess(r) for r in refs}
+        assess = Assessor(registry, load_snapshot(catalog, refs), own_build)
+        out = {r: assess(r) for r in refs}
+        del assess  # free the snapshot by refcount before the collector resumes
+    return out

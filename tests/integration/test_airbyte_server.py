@@ -71,6 +71,15 @@ def test_5xx_that_outlast_the_retries_fail_naming_the_status_and_the_call(fake):
     assert len(fake.requests_to("POST", "/jobs")) == 3
 
 
+def test_an_api_outage_while_polling_fails_and_cancels_the_started_job(fake):
+    conn = server_conn(fake, fake.add_connection("c-outage", Fault(
+        "hang", transient_5xx=99, transient_on=("poll",))), request_max_retries=1)
+    out = sync(conn, None, timeout=10, log=LOG)
+    assert out.status == "failed" and out.job_id is not None
+    assert "HTTP 503" in out.message and f"Airbyte job {out.job_id} cancelled" in out.message
+    assert fake.cancelled == [out.job_id]
+
+
 def test_a_failed_airbyte_job_fails_with_its_job_id(fake):
     conn = server_conn(fake, fake.add_connection("c-bad", Fault("failed")))
     out = sync(conn, None, timeout=10, log=LOG)

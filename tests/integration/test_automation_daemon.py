@@ -1,6 +1,10 @@
 """The automation sensors in a real Dagster instance run by a real ``dagster-daemon``
 (sensors tick, runs are queued and launched as subprocesses), with notifications POSTed to a
-local HTTP receiver. One daemon serves the module; each test uses its own dates."""
+local HTTP receiver.
+
+One daemon serves the module. Its scenarios (a report with missing inputs, a flaky source,
+a broken source, a slow source with an SLA) are wanted at once when it starts, as in
+production, each on its own dates; each test then waits for and checks its own outcome."""
 
 import json
 import os
@@ -24,6 +28,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FLAKY, BROKEN, SLOW = "src/date=2024-04-01", "src/date=2024-05-01", "src/date=2024-07-01"
+REPORT, BROKEN_DAILY = "trail/date=2024-03-10", "daily/date=2024-05-01"
+JUNE = date_range("2024-06-01", "2024-06-07")
 OPTS = {"flaky": {FLAKY: 1}, "broken": [BROKEN], "slow": {SLOW: 8}}
 DAGSTER_YAML = """\
 telemetry: {enabled: false}
@@ -42,7 +48,7 @@ class Receiver(ThreadingHTTPServer):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
-                server.payloads.append(json.loads(body))
+                server.payloads.append({**json.loads(body), "_received": time.time()})
                 self.send_response(204)
                 self.end_headers()
 
@@ -103,6 +109,9 @@ def env(tmp_path_factory):
                DATABUILD_WEBHOOK_URL=f"http://127.0.0.1:{receiver.server_port}/hook?token=t0ps3cret")
     log = root / "daemon.log"
     e = Env(root, home, url, receiver, log)
+    # June is built before the daemon starts (the propagation sensor starts at the log's end)
+    e.graph.build(["trail/date=2024-06-07"] + [f"cube/color={c}/size={s}/date={d}"
+                                               for d in JUNE for c in ("red", "blue") for s in "sml"])
     with open(log, "w") as out:
         proc = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(root / "workspace.yaml")],
                                 env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT,
@@ -110,6 +119,9 @@ def env(tmp_path_factory):
     try:
         e.wait("the propagation sensor's first tick",
                lambda: proc.poll() is None and e.sensor_cursor("databuild_propagate"), 120)
+        e.wants = {ref: create_want(e.catalog, [ref], ttl="1h", source="test",
+                                    sla="2s" if ref == SLOW else None).want_id
+                   for ref in (REPORT, FLAKY, BROKEN_DAILY, SLOW)}
         yield e
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -123,9 +135,8 @@ def env(tmp_path_factory):
 
 
 def test_a_want_for_a_report_whose_inputs_are_missing_ends_live_without_manual_steps(env):
-    report = "trail/date=2024-03-10"
-    w = create_want(env.catalog, [report], ttl="1h", source="test")
-    env.wait("the want to be satisfied", lambda: env.satisfied(w.want_id))
+    report = REPORT
+    env.wait("the want to be satisfied", lambda: env.satisfied(env.wants[REPORT]))
     assert env.graph.status([report])[report].state == "live"
     week = date_range("2024-03-04", "2024-03-10")
     wanted = [f"src/date={d}" for d in week] + [f"daily/date={d}" for d in week] + [report]
@@ -138,8 +149,7 @@ def test_a_want_for_a_report_whose_inputs_are_missing_ends_live_without_manual_s
 
 
 def test_a_transiently_failing_job_is_retried_with_backoff_and_succeeds(env):
-    w = create_want(env.catalog, [FLAKY], ttl="1h", source="test")
-    env.wait("the flaky want to be satisfied", lambda: env.satisfied(w.want_id))
+    env.wait("the flaky want to be satisfied", lambda: env.satisfied(env.wants[FLAKY]))
     runs = sorted(env.runs_for([FLAKY]), key=lambda r: int(r.tags[ATTEMPT_TAG]))
     assert [(r.status.value, r.tags[ATTEMPT_TAG]) for r in runs] == [("FAILURE", "1"), ("SUCCESS", "2")]
     assert runs[0].tags[CLASS_TAG] == "retriable" and runs[1].tags[CLASS_TAG] == "retriable"
@@ -149,27 +159,24 @@ def test_a_transiently_failing_job_is_retried_with_backoff_and_succeeds(env):
 
 
 def test_a_permanently_failing_job_is_not_retried_and_notifies_once(env):
-    w = create_want(env.catalog, ["daily/date=2024-05-01"], ttl="1h", source="test")
     env.wait("the failure notification", lambda: env.receiver.of("failed", BROKEN))
-    time.sleep(12)  # two more sensor ticks: no retry, no second notification
+    first = env.receiver.of("failed", BROKEN)[0]["_received"]
+    time.sleep(max(0.0, first + 12 - time.time()))  # more sensor ticks: no retry, no 2nd note
     (run,) = env.runs_for([BROKEN])
     assert run.status == dg.DagsterRunStatus.FAILURE and run.tags[CLASS_TAG] == "permanent"
     assert run.tags["databuild/retry"] == "no"
     (note,) = env.receiver.of("failed", BROKEN)
     assert note["failure_class"] == "permanent" and "schema validation failed" in note["error"]
-    assert note["want_ids"] == [w.want_id] and "t0ps3cret" not in json.dumps(env.receiver.payloads)
+    assert note["want_ids"] == [env.wants[BROKEN_DAILY]]
+    assert "t0ps3cret" not in json.dumps(env.receiver.payloads)
     assert [e.kind for e in env.catalog.events(ref=BROKEN) if e.kind in ("retry", "gave_up")] == [
         "gave_up"]
-    assert env.runs_for(["daily/date=2024-05-01"]) == []  # its dependent never ran
-    assert get_want(env.catalog, w.want_id).state == "active"  # until its TTL
+    assert env.runs_for([BROKEN_DAILY]) == []  # its dependent never ran
+    assert get_want(env.catalog, env.wants[BROKEN_DAILY]).state == "active"  # until its TTL
 
 
 def test_landing_a_new_day_triggers_exactly_the_dependent_partitions_in_one_run_per_job(env):
-    days = date_range("2024-06-01", "2024-06-07")
-    env.graph.build(["trail/date=2024-06-07"] + [f"cube/color={c}/size={s}/date={d}" for d in days
-                                                   for c in ("red", "blue") for s in "sml"])
-    before = set(executions(env.root))
-    time.sleep(7)  # the sensor sees those partitions become live: nothing new is ready
+    before = set(executions(env.root))  # June 1-7 is built, and trail/date=2024-06-07
     day = "2024-06-08"
     land(env.root, day, [10, 20])
     env.graph.build([f"src/date={day}"])  # lands by another path than Dagster
@@ -187,10 +194,11 @@ def test_landing_a_new_day_triggers_exactly_the_dependent_partitions_in_one_run_
 
 
 def test_an_sla_breach_produces_one_notification_with_the_ref_the_sla_and_the_age(env):
-    w = create_want(env.catalog, [SLOW], ttl="1h", sla="2s", source="test")
-    env.wait("the slow want to be satisfied", lambda: env.satisfied(w.want_id))
-    time.sleep(7)
+    wid = env.wants[SLOW]
+    env.wait("the slow want to be satisfied", lambda: env.satisfied(wid))
+    time.sleep(6)
     (note,) = env.receiver.of("sla_breach", SLOW)
-    assert note["want_id"] == w.want_id and note["sla_seconds"] == 2.0
+    assert note["want_id"] == wid and note["sla_seconds"] == 2.0
     assert note["age_seconds"] >= 2.0 and note["dataset"] == "src"
-    assert get_want(env.catalog, w.want_id).sla_breached_at is not None
+    assert get_want(env.catalog, wid).sla_breached_at is not None
+    assert env.receiver.of("sla_breach", REPORT) == []  # no SLA, no breach

@@ -1,0 +1,188 @@
+"""Pipelines run as Dagster runs against the real dbt project (DuckDB and PostgreSQL)."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import dagster as dg
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+from databuild_assets.dagster.sync import ensure_instance
+from resources.dagster_pipelines import pipeline_job, run_pipeline
+from resources.pipelines import load
+from tests.support.git_server import make_bare_repo, serve
+from tests.support.pipelines import REPO, seed_duckdb, seed_postgres, write_file
+
+DATE = {"date": "2024-01-03"}
+
+
+def _steps(result):
+    return [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+
+
+@pytest.fixture
+def dev(tmp_path):
+    seed_duckdb(tmp_path / "wh.duckdb")
+    return {"dev": {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}}
+
+
+def test_a_pipeline_declared_out_of_order_runs_in_the_enforced_order_on_duckdb(tmp_path, dev):
+    f = write_file(tmp_path, [{"name": "nightly", "target": "dev", "tasks": [
+        {"slug": "dbt-build", "vars": DATE},
+        {"slug": "shell", "args": [sys.executable, "-c", "print('hello')"]},
+        {"slug": "dbt-deps"}, {"slug": "dbt-clean"}]}], dev)
+    job = pipeline_job(load(f), load(f).pipeline("nightly"))
+    deps = job.graph.dependency_structure
+    assert [n.name for n in job.graph.nodes_in_topological_order] == [
+        "dbt_clean", "dbt_deps", "dbt_build", "shell"]
+    assert deps is not None
+    with run_pipeline(str(f), "nightly", ensure_instance(tmp_path / "dh")) as result:
+        assert result.success
+        assert _steps(result) == ["dbt_clean", "dbt_deps", "dbt_build", "shell"]
+    rows = duckdb.connect(str(tmp_path / "wh.duckdb")).execute(
+        "select category, n_reviews from daily_category_summary order by 1").fetchall()
+    assert rows == [("comedy", 1), ("news", 1)]
+
+
+@pytest.mark.parametrize("policy, succeeds", [("warn", True), ("fail", False)])
+def test_a_failing_dbt_test_warns_or_fails_the_pipeline_as_declared(tmp_path, dev, policy,
+                                                                      succeeds):
+    f = write_file(tmp_path, [{"name": "p", "target": "dev", "dbt_test_failures": policy,
+                               "tasks": [{"slug": "dbt-build", "vars": {
+                                   **DATE, "force_test_failure": True}}]}], dev)
+    inst = ensure_instance(tmp_path / "dh")
+    with run_pipeline(str(f), "p", inst) as result:
+        assert result.success is succeeds
+        text = " ".join(repr(e) for e in inst.all_logs(result.run_id))
+        assert "1 test(s) failed: test.podcast_reviews.assert_no_forced_failure" in text
+
+
+def test_the_prod_target_runs_the_same_project_on_postgresql(tmp_path, pg_url):
+    seed_postgres(pg_url, "analytics")
+    dbname = sa.engine.make_url(pg_url).database
+    f = write_file(tmp_path, [{"name": "prod_nightly", "target": "prod", "tasks": [
+        {"slug": "dbt-build", "vars": DATE}]}],
+        {"prod": {"type": "postgres", "host": "127.0.0.1", "port": 5432, "user": "postgres",
+                  "database": dbname, "schema": "analytics"}})
+    with run_pipeline(str(f), "prod_nightly", ensure_instance(tmp_path / "dh")) as result:
+        assert result.success
+    eng = sa.create_engine(sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg2"))
+    with eng.connect() as c:
+        rows = c.execute(sa.text("select category, n_reviews from analytics.daily_category_summary"
+                                 " order by 1")).all()
+    eng.dispose()
+    assert [tuple(r) for r in rows] == [("comedy", 1), ("news", 1)]
+
+
+def test_the_git_token_never_appears_in_logs_or_events_even_when_git_fails(
+        tmp_path, dev, monkeypatch, caplog):
+    token = "tok_" + "s3cr3t" * 4
+    bare = make_bare_repo(tmp_path / "git")
+    server, url = serve(bare.parent, token)
+    monkeypatch.setenv("ANALYTICS_GIT_TOKEN", token)
+    try:
+        f = write_file(tmp_path, [
+            {"name": "ok", "target": "dev", "tasks": [{"slug": "git-clone", "repo": f"{url}/analytics.git",
+                                                       "dest": str(tmp_path / "co"),
+                                                       "token_env": "ANALYTICS_GIT_TOKEN"}]},
+            {"name": "bad", "target": "dev", "tasks": [{"slug": "git-pull",
+                                                        "repo": f"{url}/missing.git",
+                                                        "dest": str(tmp_path / "co2"),
+                                                        "token_env": "ANALYTICS_GIT_TOKEN"}]}], dev)
+        inst = ensure_instance(tmp_path / "dh")
+        caplog.set_level(logging.DEBUG)
+        with run_pipeline(str(f), "ok", inst) as ok:
+            assert ok.success
+        assert (tmp_path / "co" / "README.md").exists()
+        with run_pipeline(str(f), "bad", inst) as bad:
+            assert not bad.success
+        records = [json.dumps(e.to_dict() if hasattr(e, "to_dict") else str(e), default=str)
+                   for r in (ok, bad) for e in inst.all_logs(r.run_id)]
+        blob = "\n".join(records) + caplog.text
+        assert "missing.git" in blob  # the failure itself is reported
+        import base64
+        assert token not in blob
+        assert base64.b64encode(f"x-access-token:{token}".encode()).decode() not in blob
+    finally:
+        server.shutdown()
+
+
+def test_two_overlapping_pipelines_take_turns_on_the_shared_dbt_lock(tmp_path, dev):
+    f = write_file(tmp_path, [
+        {"name": name, "target": "dev", "tasks": [{"slug": "dbt-build", "vars": DATE}]}
+        for name in ("first", "second")], dev)
+    home = tmp_path / "dh"
+    ensure_instance(home)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DATABUILD_HOME": str(tmp_path / "state"),
+           "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "databuild_assets.cli"]
+    procs = [subprocess.Popen(cmd + ["pipelines", "run", n, "--file", str(f)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for n in ("first", "second")]
+    seen_holder = []
+
+    def poll():
+        while any(p.poll() is None for p in procs):
+            out = subprocess.run(cmd + ["locks", "--json"], env=env, capture_output=True,
+                                 text=True)
+            if out.returncode == 0:
+                rows = json.loads(out.stdout or "[]")
+                seen_holder.extend(r for r in rows if r["state"] == "held")
+            time.sleep(0.5)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    t.join()
+    assert all(p.returncode == 0 for p in procs), outs
+    inst = dg.DagsterInstance.from_config(str(home))
+    spans = []
+    for run in inst.get_runs():
+        evs = {e.dagster_event.event_type_value: e.timestamp for e in inst.all_logs(run.run_id)
+               if e.dagster_event and e.step_key == "dbt_build"
+               and e.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS")}
+        spans.append((evs["STEP_START"], evs["STEP_SUCCESS"]))
+    (a0, a1), (b0, b1) = sorted(spans)
+    assert a1 <= b0, f"dbt_build ran twice at once: {spans}"
+    assert seen_holder and seen_holder[0]["lock"].startswith("dbt:dbt_project:dev")
+    assert seen_holder[0]["pipeline"] in ("first", "second")
+
+
+def test_with_continue_on_sync_failure_all_syncs_run_then_the_pipeline_fails_before_dbt(
+        tmp_path, dev, monkeypatch):
+    from tests.support.fake_airbyte import FakeAirbyte, Fault
+
+    with FakeAirbyte() as fake:
+        monkeypatch.setenv("AB_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("AB_CLIENT_SECRET", fake.client_secret)
+        common = {"rest_api_base_url": fake.rest_url, "configuration_api_base_url": fake.config_url,
+                  "workspace_id": fake.workspace_id, "client_id_env": "AB_CLIENT_ID",
+                  "client_secret_env": "AB_CLIENT_SECRET", "poll_interval": 0.05,
+                  "request_retry_delay": 0.05}
+        conns = {"orders": {**common, "connection_id": fake.add_connection("c1", Fault("failed"))},
+                 "users": {**common, "connection_id": fake.add_connection("c2", Fault())}}
+        f = write_file(tmp_path, [{"name": "elt", "target": "dev",
+                                   "continue_on_sync_failure": True, "tasks": [
+                                       {"slug": "dbt-run", "vars": DATE},
+                                       {"slug": "airbyte-sync", "connection": "orders"},
+                                       {"slug": "airbyte-sync", "connection": "users"}]}],
+                       dev, conns)
+        inst = ensure_instance(tmp_path / "dh")
+        with run_pipeline(str(f), "elt", inst) as result:
+            assert not result.success
+            steps = {e.step_key: e.event_type_value for e in result.all_events
+                     if e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")}
+        assert steps["airbyte_sync_orders"] == "STEP_SUCCESS"  # ran, reported its failure
+        assert steps["airbyte_sync_users"] == "STEP_SUCCESS"
+        assert steps["syncs_gate"] == "STEP_FAILURE"
+        assert "dbt_run" not in steps or steps["dbt_run"] == "STEP_SKIPPED"
+        assert len(fake.jobs) == 2
+        # the task locks are free again
+        for key in ("airbyte:orders", "airbyte:users"):
+            assert not inst.event_log_storage.get_concurrency_info(key).claimed_slots
