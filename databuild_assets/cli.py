@@ -258,9 +258,11 @@ def ui(obj: Ctx, port, host):
                            "-p", str(port)], env)
 
 
+from .cli_podcast import register as _register_podcast  # noqa: E402
 from .cli_tasks import register as _register_tasks  # noqa: E402
 
 _register_tasks(cli, console)
+_register_podcast(cli, console)
 
 from .cli_automation import register as _register_automation  # noqa: E402
 

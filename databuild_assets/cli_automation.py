@@ -21,14 +21,13 @@ from .core.refs import DateDim, StaticDim, date_range
 from .core.wants import (
     active_wants,
     cancel_want,
-    clear_retries,
-    create_want,
     format_duration,
     get_want,
     list_wants,
     retry_states,
     sla_miss_counts,
 )
+from .core.wants import want as want_api
 from .refspec import expand_all
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -63,13 +62,8 @@ def want(obj, refs, ttl, sla, data_time, comment, as_json):
     wanted = expand_all(refs)
     if not wanted:
         raise click.UsageError("give at least one ref, e.g. trail/date=2024-01-14")
-    graph = obj.graph
-    for r in wanted:
-        graph.registry.parse(r)
-    w = create_want(graph.catalog, wanted, ttl=None if ttl == "never" else ttl, sla=sla,
-                    source="cli", comment=comment, data_ts=_parse_time(data_time))
-    # asking again means trying again: forget earlier give-ups of everything it needs
-    clear_retries(graph.catalog, set(wanted) | set(graph.plan(wanted).output_refs))
+    w = want_api(obj.graph, wanted, ttl=None if ttl == "never" else ttl, sla=sla,
+                 source="cli", comment=comment, data_ts=_parse_time(data_time))
     if as_json:
         console.print_json(json.dumps(w.to_json()))
         return

@@ -16,6 +16,8 @@ class Settings:
     graph: str  # module:attr of the Graph the CLI and Dagster load
     project_dir: Path
     pipelines_file: Path = Path("pipelines.yaml")
+    airbyte_home: Path = Path(".databuild/airbyte")  # connector venvs: installed once, shared
+    target: str = "dev"  # warehouse target of the example graph (pipelines.yaml targets)
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -27,9 +29,11 @@ def load(env: dict[str, str] | None = None) -> Settings:
         catalog_url=env.get("DATABUILD_CATALOG_URL") or f"sqlite:///{home / 'catalog.db'}",
         data_root=Path(env.get("DATABUILD_DATA_ROOT") or home / "data"),
         dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster"),
-        graph=env.get("DATABUILD_GRAPH") or "databuild_assets.examples.shop:graph",
+        graph=env.get("DATABUILD_GRAPH") or "databuild_assets.examples.podcast_reviews.graph:graph",
         project_dir=project_dir,
         pipelines_file=Path(env.get("DATABUILD_PIPELINES_FILE") or project_dir / "pipelines.yaml"),
+        airbyte_home=Path(env.get("DATABUILD_AIRBYTE_HOME") or home / "airbyte"),
+        target=env.get("DATABUILD_TARGET") or "dev",
     )
 
 

@@ -164,7 +164,7 @@ def default_install_root() -> Path:
     the project's state folder, so installs are paid once per machine."""
     from databuild_assets.settings import load
 
-    return load().home / "airbyte"
+    return load().airbyte_home
 
 
 def sync(conn: AirbyteConnection, target, *, timeout: float, log=None,

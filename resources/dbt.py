@@ -60,7 +60,7 @@ def profile_dict(target: WarehouseTarget) -> dict:
                "user": target.user, "dbname": target.database,
                "schema": target.schema if target.schema != "main" else "public",
                "threads": target.threads,
-               "password": ("{{ env_var('%s') }}" % target.password_env) if target.password_env
+               "password": "{{ env_var('" + target.password_env + "') }}" if target.password_env
                else ""}
     return {PROFILE: {"target": target.name, "outputs": {target.name: out}}}
 
@@ -112,7 +112,7 @@ def _outcome(command: str, run_results: Path, returncode: int) -> DbtOutcome:
 
 
 def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir: Path | None =
-            None, log=None, context=None) -> DbtOutcome:
+            None, log=None, context=None, quiet: bool = False) -> DbtOutcome:
     """Run one dbt command against the target; events stream to Dagster when given a context."""
     from dagster_dbt import DbtCliResource
 
@@ -127,7 +127,8 @@ def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir:
         try:
             dbt = DbtCliResource(project_dir=str(project_dir), profiles_dir=str(pdir),
                                  profile=PROFILE, target=target.name,
-                                 dbt_executable=dbt_executable())
+                                 dbt_executable=dbt_executable(),
+                                 global_config_flags=["--quiet"] if quiet else [])
             inv = dbt.cli(dbt_args(command, params), raise_on_error=False,
                           target_path=Path(tdir), manifest=None if context is None else
                           dbt_manifest(str(project_dir)), context=context)
@@ -161,7 +162,8 @@ def dbt_manifest(project_dir: str | None = None) -> Path:
     stub = WarehouseTarget("parse", "duckdb", path=str(Path(tempfile.gettempdir()) /
                                                        "databuild-dbt-parse.duckdb"))
     with profiles_dir(stub) as pdir:
-        DbtCliResource(project_dir=str(project), profiles_dir=str(pdir), profile=PROFILE,
-                       target="parse", dbt_executable=dbt_executable()).cli(["parse", "--quiet"], target_path=target_dir,
-                                           raise_on_error=True).wait()
+        dbt = DbtCliResource(project_dir=str(project), profiles_dir=str(pdir), profile=PROFILE,
+                             target="parse", dbt_executable=dbt_executable(),
+                             global_config_flags=["--quiet"])
+        dbt.cli(["parse"], target_path=target_dir, raise_on_error=True).wait()
     return target_dir / "manifest.json"

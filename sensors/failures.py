@@ -33,7 +33,8 @@ _PERMANENT_TYPES = {
 }
 _PERMANENT_TEXT = re.compile("|".join([
     r"\bschema\b", r"validat", r"\bconstraint\b", r"invalid (?:config|configuration|argument)",
-    r"bad config", r"misconfigur", r"\bconfig(?:uration)? error", r"missing (?:required )?(?:column|field|key)",
+    r"bad config", r"misconfigur", r"\bconfig(?:uration)? error",
+    r"missing (?:required )?(?:column|field|key)",
     r"unknown (?:column|dataset|field)", r"no such (?:column|table)", r"type mismatch",
     r"(?:http|status)[ :=]*40[13]\b", r"\b40[13] (?:unauthorized|forbidden)", r"unauthori[sz]ed",
     r"forbidden", r"authenticat", r"permission denied", r"access denied",
@@ -93,6 +94,9 @@ class RetryPolicy:
     jitter: float = 0.2  # a delay is shortened by up to this fraction, at random
     max_unknown_attempts: int = 3
     max_attempts: int | None = None  # None: retriable failures retry until the TTL passes
+
+
+DEFAULT_POLICY = RetryPolicy()
 
 
 def backoff_seconds(attempt: int, policy: RetryPolicy = RetryPolicy(),

@@ -156,7 +156,7 @@ def build_propagation_sensor(graph, jobs: list, *, interval_seconds: int = 30,
         if not refs:
             return dg.SensorResult(cursor=new_cursor, skip_reason="no partition became live")
         cands = candidates(graph.registry, lineage, refs, window_days)
-        for ref, readers in readers_of(catalog, refs).items():
+        for readers in readers_of(catalog, refs).values():
             for r in readers:
                 if _parses(graph.registry, r):
                     cands.setdefault(graph.registry.job_for(r).label, set()).add(r)

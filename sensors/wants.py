@@ -30,7 +30,7 @@ from databuild_assets.core.wants import (
 )
 
 from .decisions import WantsDecision, decide_wants
-from .failures import PERMANENT, RetryPolicy, decide_failures
+from .failures import DEFAULT_POLICY, PERMANENT, RetryPolicy, decide_failures
 from .notify import Notifier, deliver_pending, notifier_from_settings, redact
 
 log = logging.getLogger("databuild.sensors.wants")
@@ -99,8 +99,7 @@ def _valid_wants(graph: Graph, wants: list[Want]) -> list[Want]:
     return ok
 
 
-def evaluate(graph: Graph, instance, now: float, policy: RetryPolicy = RetryPolicy(),
-             rng: random.Random | None = None) -> WantsDecision:
+def evaluate(graph: Graph, instance, now: float) -> WantsDecision:
     """Steps (2)-(3) of a tick: decide and record; returns the decision (with batches)."""
     from .runs import in_flight_refs
 
@@ -152,7 +151,7 @@ def _plans(graph: Graph, want: Want, status: dict[str, str]) -> bool:
 
 
 def build_wants_sensor(graph: Graph, jobs: list, notifier: Notifier | None = None, *,
-                       interval_seconds: int = 30, policy: RetryPolicy = RetryPolicy(),
+                       interval_seconds: int = 30, policy: RetryPolicy = DEFAULT_POLICY,
                        clock=time.time, rng: random.Random | None = None,
                        name: str = "databuild_wants", default_status=None):
     import dagster as dg
@@ -170,7 +169,7 @@ def build_wants_sensor(graph: Graph, jobs: list, notifier: Notifier | None = Non
         since = float(cursor.get("failures_after", now - FIRST_LOOKBACK_SECONDS))
         newest, seen = handle_failures(graph, context.instance, since,
                                        set(cursor.get("seen", ())), now, policy, rng)
-        decision = evaluate(graph, context.instance, now, policy, rng)
+        decision = evaluate(graph, context.instance, now)
         sent = deliver_pending(graph.catalog, notifier or notifier_from_settings())
         requests, dynamic = [], []
         for batch in decision.batches:

@@ -130,6 +130,18 @@ def create_want(catalog: Catalog, refs: Iterable[str], *, ttl: float | str | Non
     return _want(r)
 
 
+def want(graph, refs: Iterable[str], **kwargs) -> Want:
+    """The want API: check ``refs`` against ``graph``, record the want (``create_want``
+    keywords) and forget earlier give-ups of everything it needs: asking again is trying
+    again."""
+    refs = list(refs)
+    for r in refs:
+        graph.registry.parse(r)
+    w = create_want(graph.catalog, refs, **kwargs)
+    clear_retries(graph.catalog, set(refs) | set(graph.plan(refs).output_refs))
+    return w
+
+
 def get_want(catalog: Catalog, want_id: str) -> Want | None:
     with catalog._read() as conn:
         r = conn.execute(sa.select(s.wants).where(s.wants.c.want_id == want_id)).first()
