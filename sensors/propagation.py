@@ -30,6 +30,7 @@ from .decisions import Batch, contiguous_batches
 log = logging.getLogger("databuild.sensors.propagation")
 DEFAULT_WINDOW_DAYS = 31
 OVERLAP_IDS = 200  # PostgreSQL may commit event ids out of order: re-read a few, skip seen
+MAX_PENDING = 10_000
 
 
 def candidates(registry: Registry, lineage: dict[str, set[str]], changed: Iterable[str],
@@ -117,6 +118,15 @@ def decide_propagation(registry: Registry, changed: Iterable[str], cands: dict[s
     return batches, skipped
 
 
+def settle(changed: Iterable[str], pending: Iterable[str], in_flight: set[str]
+           ) -> tuple[list[str], list[str]]:
+    """Changed refs to propagate now, and those whose run is still going: they wait for a
+    later tick, so the dependents of a whole run's range are launched together."""
+    refs = sorted(set(changed) | set(pending))
+    return ([r for r in refs if r not in in_flight],
+            [r for r in refs if r in in_flight][:MAX_PENDING])
+
+
 def next_events(events: list[tuple[int, str]], seen: set[int]) -> tuple[list[str], int, set[int]]:
     """Refs of events not seen yet, the new high-water mark and the ids to remember."""
     new = [(i, r) for i, r in events if i not in seen]
@@ -151,17 +161,21 @@ def build_propagation_sensor(graph, jobs: list, *, interval_seconds: int = 30,
         after, seen = int(cursor["after"]), set(cursor.get("seen", ()))
         events = available_since(catalog, max(0, after - OVERLAP_IDS))
         refs, high, keep = next_events(events, seen)
-        refs = [r for r in refs if _parses(graph.registry, r)]
-        new_cursor = json.dumps({"after": max(after, high), "seen": sorted(keep)})
+        in_flight = in_flight_refs(graph, context.instance)
+        refs, pending = settle([r for r in refs if _parses(graph.registry, r)],
+                               cursor.get("pending", ()), in_flight)
+        new_cursor = json.dumps({"after": max(after, high), "seen": sorted(keep),
+                                 "pending": pending})
         if not refs:
-            return dg.SensorResult(cursor=new_cursor, skip_reason="no partition became live")
+            return dg.SensorResult(cursor=new_cursor, skip_reason="no partition became live"
+                                   + (f" ({len(pending)} in running runs)" if pending else ""))
         cands = candidates(graph.registry, lineage, refs, window_days)
         for readers in readers_of(catalog, refs).values():
             for r in readers:
                 if _parses(graph.registry, r):
                     cands.setdefault(graph.registry.job_for(r).label, set()).add(r)
         batches, skipped = decide_propagation(graph.registry, refs, cands, graph.status,
-                                              in_flight_refs(graph, context.instance))
+                                              in_flight)
         requests, dynamic = [], []
         for b in batches:
             req, add = run_request(graph, b, "propagate")

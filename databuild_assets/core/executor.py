@@ -63,6 +63,7 @@ class Executor:
             self._fail_all(job, config, outcome, str(e))
             return outcome
         records = tuple(sorted((rec for rec, _ in inputs.values()), key=lambda r: r.ref))
+        observed = {r: v for r in config.outputs if (v := job.observe(r)) is not None}
         config_json = {**config.to_json(), "env": redact_env(config.env)}
 
         def reader(ref):
@@ -78,9 +79,12 @@ class Executor:
             manifest = PartitionManifest(
                 ref=ref, job=job.label, config=config_json, config_hash=config.hash,
                 code_version=str(job.code_version), dataset_version=pattern.version,
-                data_version=written.data_version, inputs=records, start_time=start,
+                data_version=written.data_version, inputs=_records_for(job, config, ref, records),
+                start_time=start,
                 end_time=time.time(), run_id=self.run_id, build_id=self.build_id,
-                row_count=written.row_count, path=written.path, metadata=metadata,
+                row_count=written.row_count, path=written.path,
+                metadata={**metadata, **({"databuild/source_version": observed[ref]}
+                                         if ref in observed else {})},
                 manifest_id=uuid.uuid4().hex)
             self.catalog.commit(manifest, datasets[ref], [Event(
                 self.build_id, "available", ref, job.label,
@@ -130,6 +134,11 @@ class Executor:
         self.catalog.fail({r: self.registry.dataset(r) for r in refs}, self.build_id, msg,
                           [Event(self.build_id, "failed", r, job.label, {"error": msg})
                            for r in refs])
+
+
+def _records_for(job: Job, config: JobConfig, ref: str, records: tuple) -> tuple:
+    wanted = job.inputs_of(config, ref)
+    return records if wanted is None else tuple(r for r in records if r.ref in wanted)
 
 
 def _describe(job: Job, e: BaseException) -> str:

@@ -40,6 +40,18 @@ class Job:
     def run(self, config: JobConfig, ctx: JobContext) -> None:
         raise NotImplementedError(f"job {self.label!r} must implement run(config, ctx)")
 
+    def inputs_of(self, config: JobConfig, output: str) -> set[str] | None:
+        """The inputs one output of a batched config depends on, when not all of them: keeps
+        provenance (and so staleness) per partition, e.g. day D of a date-range run reads
+        only day D's input. None: every input of the config (the default)."""
+        return None
+
+    def observe(self, ref: str) -> str | None:
+        """For jobs reading outside sources (landing files, APIs): a cheap version of what
+        ``ref`` would be built from now. A change makes the partition and its dependents
+        stale. None: not observable (the default)."""
+        return None
+
     def execute(self, refs: Iterable[str], *, catalog=None, data_root=None,
                 build_id: str | None = None) -> list[PartitionManifest]:
         """configure + run + manifests, without planning upstream work."""

@@ -71,6 +71,8 @@ class Snapshot:
     manifests: dict[str, PartitionManifest | ManifestFacts] = field(default_factory=dict)
     taints: dict[str, str] = field(default_factory=dict)
     alive: set[str] = field(default_factory=set)  # builds whose claims still hold
+    observed: dict[str, str] = field(default_factory=dict)  # ref -> source version now
+    recorded: dict[str, str] = field(default_factory=dict)  # manifest id -> source version read
 
 
 def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snapshot:
@@ -180,6 +182,10 @@ class Assessor:
         if job.invalidate_on_code_change and str(job.code_version) != m.code_version:
             reasons.append(f"code version of job {job.label} changed "
                            f"{m.code_version} -> {job.code_version}")
+        now = self.snap.observed.get(ref)
+        if now is not None and self.snap.recorded.get(m.manifest_id) != now:
+            was = (self.snap.recorded.get(m.manifest_id) or "-")[:8]
+            reasons.append(f"source of {ref} changed (observed {was} -> {now[:8]})")
         return reasons
 
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
@@ -203,11 +209,37 @@ class Assessor:
         return reasons
 
 
+def observe_sources(registry: Registry, catalog: Catalog, snap: Snapshot) -> None:
+    """Ask source jobs (those defining observe()) what their inputs look like now, e.g. the
+    hash of a landing file, and fetch what each live partition recorded when it was built."""
+    from .job import Job
+
+    ids = {}
+    for ref, row in snap.rows.items():
+        try:
+            job = registry.producer[registry.dataset(ref)]
+        except Exception:
+            continue
+        if type(job).observe is Job.observe or not row.manifest_id:
+            continue
+        version = job.observe(ref)
+        if version is not None:
+            snap.observed[ref] = version
+            ids[row.manifest_id] = ref
+    for mid, m in catalog.manifests(ids).items():
+        snap.recorded[mid] = (m.metadata or {}).get(SOURCE_VERSION_KEY)
+
+
+SOURCE_VERSION_KEY = "databuild/source_version"
+
+
 def assess_all(registry: Registry, catalog: Catalog, refs,
                own_build: str | None = None) -> dict[str, Status]:
     refs = list(refs)
     with gc_paused():
-        assess = Assessor(registry, load_snapshot(catalog, refs), own_build)
+        snap = load_snapshot(catalog, refs)
+        observe_sources(registry, catalog, snap)
+        assess = Assessor(registry, snap, own_build)
         out = {r: assess(r) for r in refs}
         del assess  # free the snapshot by refcount before the collector resumes
     return out

@@ -150,3 +150,41 @@ def test_a_job_writing_an_undeclared_ref_or_skipping_a_declared_one_fails_clearl
     assert not (tmp_path / "data" / "p" / "d=99").exists()
     with pytest.raises(JobOutputError, match="did not write"):
         Rogue().execute(["p/d=3"], catalog=Catalog.open(catalog_url), data_root=tmp_path / "d2")
+
+
+def test_a_batched_config_records_per_partition_inputs_so_staleness_stays_per_partition(
+        tmp_path, catalog_url):
+    from databuild_assets.core import Graph, Job, JobConfig, PartitionPattern, materialize
+
+    SRC = PartitionPattern("s/d={d}")
+    OUT = PartitionPattern("o/d={d}")
+
+    class Src(Job):
+        label, outputs = "src", [SRC]
+
+        def configure(self, refs):
+            return [JobConfig(outputs=[r]) for r in refs]
+
+        def run(self, config, ctx):
+            (ref,) = config.outputs
+            ctx.write(ref, pd.DataFrame({"v": [ref]}))
+
+    class Batched(Job):
+        label, outputs = "batched", [OUT]
+
+        def configure(self, refs):  # one config for the whole range
+            return [JobConfig(outputs=refs, inputs=materialize(*[r.replace("o/", "s/") for r in refs]))]
+
+        def inputs_of(self, config, output):
+            return {output.replace("o/", "s/")}
+
+        def run(self, config, ctx):
+            for ref in sorted(config.outputs):
+                ctx.write(ref, ctx.read(ref.replace("o/", "s/")))
+
+    g = Graph([Src(), Batched()], Catalog.open(catalog_url), tmp_path / "data")
+    assert g.build(["o/d=1", "o/d=2", "o/d=3"]).ok
+    g.taint("s/d=2", "bad")
+    st = g.status(["o/d=1", "o/d=2", "o/d=3"])
+    assert [st[r].state for r in ("o/d=1", "o/d=2", "o/d=3")] == ["live", "stale", "live"]
+    assert [n.outputs for n in g.plan(["o/d=1", "o/d=2", "o/d=3"]).nodes][-1] == {"o/d=2"}

@@ -222,3 +222,18 @@ def test_run_requests_carry_the_exact_refs_and_the_partition_range_like_the_laun
     static = Graph([Sales()], catalog=f"sqlite:///{tmp_path / 's.db'}")
     req, _ = run_request(static, Batch("sales", ("sales/region=apac", "sales/region=eu")), "x")
     assert (req.tags[START], req.tags[END]) == ("eu", "apac")  # definition order
+
+
+def test_the_want_api_checks_refs_and_forgets_give_ups_of_what_the_want_needs(tmp_path):
+    from databuild_assets.core.wants import want
+
+    g = make_graph(tmp_path, f"sqlite:///{tmp_path / 'c.db'}")
+    src = RetryState("src/date=2024-01-01", 1, "permanent", "schema", None, True, "r1")
+    other = RetryState("src/date=2024-02-01", 1, "permanent", "schema", None, True, "r2")
+    record_failures(g.catalog, [src, other])
+    w = want(g, ["daily/date=2024-01-01"], ttl="1d", comment="again")
+    assert w.refs == ("daily/date=2024-01-01",) and w.comment == "again"
+    assert set(retry_states(g.catalog)) == {other.ref}
+    with pytest.raises(DatabuildError, match="did you mean"):
+        want(g, ["dialy/date=2024-01-01"])
+    g.catalog.dispose()

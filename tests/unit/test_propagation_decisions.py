@@ -9,7 +9,7 @@ from databuild_assets.core.wants import format_duration, parse_duration
 from sensors.cron import CronWant, cron_refs, cron_want_id
 from sensors.decisions import Batch
 from sensors.notify import redact
-from sensors.propagation import candidates, decide_propagation, next_events
+from sensors.propagation import candidates, decide_propagation, next_events, settle
 from tests.support.graphs import make_graph
 
 LINEAGE = {"load_src": set(), "load_fx": set(), "daily": {"src", "fx"}, "split": {"daily"},
@@ -80,6 +80,12 @@ def test_event_cursor_skips_seen_ids_and_remembers_recent_ones():
     assert refs == ["b", "c"] and high == 8 and keep == {5, 6, 8}
     refs, high, _ = next_events([(7, "d"), (8, "c")], keep)  # 7 committed late
     assert refs == ["d"] and high == 8
+
+
+def test_partitions_of_a_run_still_going_wait_so_its_whole_range_propagates_at_once():
+    now, pending = settle(["s/1", "s/2"], ["s/0"], in_flight={"s/2", "s/3"})
+    assert (now, pending) == (["s/0", "s/1"], ["s/2"])
+    assert settle([], pending, in_flight=set()) == (["s/2"], [])
 
 
 def test_cron_wants_compute_refs_from_the_tick_time():

@@ -20,8 +20,11 @@ STOPWORDS = set("the this a an and but with about for from it is was so very i t
                 "their they he she we you".split())
 
 
-def window(day: str) -> list[str]:
-    return date_range(shift_date(day, -(WINDOW_DAYS - 1)), day)
+VOLUME_DAYS = 14  # two full weeks: every weekday counted twice in the seasonality chart
+
+
+def window(day: str, days: int = WINDOW_DAYS) -> list[str]:
+    return date_range(shift_date(day, -(days - 1)), day)
 
 
 def top_phrases(texts: list[str], n: int = 20) -> pd.DataFrame:
@@ -91,8 +94,8 @@ class PodcastReport(Job):
             day = REPORT.parse(r)["date"]
             out.append(JobConfig(outputs=[r], inputs=materialize(
                 *[TRAILING.format(category=c, date=day) for c in CATEGORIES],
-                *[SUMMARY.format(date=d) for d in window(day)],
-                *[DEAD_LETTERS.format(date=d) for d in window(day)])))
+                *[SUMMARY.format(date=d) for d in window(day, VOLUME_DAYS)],
+                *[DEAD_LETTERS.format(date=d) for d in window(day, VOLUME_DAYS)])))
         return out
 
     def run(self, config, ctx):
@@ -103,16 +106,17 @@ class PodcastReport(Job):
         day = REPORT.parse(ref)["date"]
         trailing = pd.concat([ctx.read(TRAILING.format(category=c, date=day))
                               for c in CATEGORIES], ignore_index=True)
-        summary = pd.concat([ctx.read(SUMMARY.format(date=d)) for d in window(day)],
+        summary = pd.concat([ctx.read(SUMMARY.format(date=d)) for d in window(day, VOLUME_DAYS)],
                             ignore_index=True)
         volume = summary.groupby("review_date", as_index=False)["n_reviews"].sum().rename(
             columns={"review_date": "date"})
-        dead = pd.concat([ctx.read(DEAD_LETTERS.format(date=d)) for d in window(day)],
-                         ignore_index=True)
+        dead = pd.concat([ctx.read(DEAD_LETTERS.format(date=d))
+                          for d in window(day, VOLUME_DAYS)], ignore_index=True)
         dlq = dlq_counts(dead)
         totals = {"reviews": int(summary.n_reviews.sum()), "categories": int(
             summary.category.nunique()), "bad_records": int(sum(dlq.values())),
-            "window": f"{window(day)[0]} .. {day}"}
+            "window": f"{window(day, VOLUME_DAYS)[0]} .. {day} (ratings: last "
+                      f"{WINDOW_DAYS} days)"}
         html = render_report(day, trailing, volume, dlq, totals)
         path = Path(self.env.reports_dir) / f"podcast_report_{day}.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,9 @@ class DbtCategorize(_DbtJob):
             inputs=materialize("podcasts", *[VALIDATED.format(date=d) for d in run]),
             args=[run[0], run[-1]]) for run in contiguous(days)]
 
+    def inputs_of(self, config, output):
+        return {"podcasts", VALIDATED.format(date=CATEGORIZED.parse(output)["date"])}
+
     def run(self, config, ctx):
         from resources.warehouse import Warehouse
 
@@ -84,6 +87,10 @@ class DbtSummary(_DbtJob):
         return [JobConfig(outputs=[SUMMARY.format(date=d) for d in run], inputs=materialize(
             *[CATEGORIZED.format(category=c, date=d) for d in run for c in CATEGORIES]),
             args=[run[0], run[-1]]) for run in contiguous(days)]
+
+    def inputs_of(self, config, output):
+        day = SUMMARY.parse(output)["date"]
+        return {CATEGORIZED.format(category=c, date=day) for c in CATEGORIES}
 
     def run(self, config, ctx):
         from resources.warehouse import Warehouse

@@ -3,6 +3,7 @@ files), the podcast catalog, and validation with a dead-letter dataset."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def contiguous(dates: list[str]) -> list[list[str]]:
     return runs
 
 
+def file_version(path: Path) -> str:
+    """Content hash of a landing file: a changed file makes its partition stale."""
+    if not path.exists():
+        return "missing"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+
+
 class LoadPodcasts(Job):
     """The podcast catalog from the upstream system's podcasts.jsonl."""
 
@@ -38,6 +46,9 @@ class LoadPodcasts(Job):
 
     def configure(self, refs):
         return [JobConfig(outputs=refs)]
+
+    def observe(self, ref):
+        return file_version(Path(self.env.landing) / "podcasts.jsonl")
 
     def run(self, config, ctx):
         path = Path(self.env.landing) / "podcasts.jsonl"
@@ -59,6 +70,9 @@ class IngestReviews(Job):
     def configure(self, refs):
         days = [REVIEWS.parse(r)["date"] for r in refs]
         return [JobConfig(outputs=[REVIEWS.format(date=d) for d in run]) for run in contiguous(days)]
+
+    def observe(self, ref):
+        return file_version(day_path(Path(self.env.landing), REVIEWS.parse(ref)["date"]))
 
     def run(self, config, ctx):
         from resources.airbyte import AirbyteConnection, sync

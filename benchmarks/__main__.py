@@ -1,0 +1,97 @@
+"""python -m benchmarks [--quick]: one JSON document on stdout, a readable table on stderr.
+
+Every figure carries its workload size. PostgreSQL figures use a database created and
+dropped on DATABUILD_BENCH_PG_URL's server (default postgresql://postgres@127.0.0.1:5432);
+when it is unreachable they are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+
+from . import goals
+from .catalog_bench import catalog_figures
+from .common import log, rnd
+from .dagster_bench import side_by_side
+from .loading import definitions_load
+from .planning import null_build, peak_memory, plan_throughput
+
+SIZES = {
+    "quick": {"plan": [10_000], "peak": 10_000, "null": 1_000, "days": 10,
+              "status": 10_000, "single": 500, "dbt_models": 1_000, "dbt_parse": False},
+    "full": {"plan": [10_000, 100_000, 1_000_000], "peak": 1_000_000, "null": 10_000,
+             "days": 365, "status": 100_000, "single": 2_000, "dbt_models": 1_000,
+             "dbt_parse": True},
+}
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("dagster", "dagster-dbt", "dbt-core", "sqlalchemy", "pandas"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def run(mode: str) -> dict:
+    size = SIZES[mode]
+    started = time.perf_counter()
+    doc: dict = {
+        "benchmark": "databuild", "schema_version": 1, "mode": mode,
+        "command": "python -m benchmarks" + (" --quick" if mode == "quick" else ""),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_average_at_start": [rnd(x, 2) for x in os.getloadavg()],
+                    **_versions()},
+        "workload": {"plan": "benchmarks/synthetic.py: 5 jobs (ingest, clean, trailing 7-day "
+                             "window, rollup, report), 3 dims (10 regions x 10 products x "
+                             "date); every dataset over a date range",
+                     "dagster": "benchmarks/daily.py: 3 chained daily jobs"},
+    }
+    sections = {
+        "plan_throughput": lambda: plan_throughput(size["plan"]),
+        "peak_memory": lambda: peak_memory(doc["plan_throughput"], size["peak"]),
+        "null_build": lambda: null_build(size["null"]),
+        "dagster": lambda: side_by_side(size["days"]),
+        "catalog": lambda: catalog_figures(size["status"], size["single"]),
+        "definitions_load": lambda: definitions_load(size["dbt_models"], size["dbt_parse"]),
+    }
+    doc["section_seconds"] = {}
+    for name, fn in sections.items():
+        t0 = time.perf_counter()
+        doc[name] = fn()
+        doc["section_seconds"][name] = rnd(time.perf_counter() - t0, 1)
+    doc["goals"] = goals.judge(doc)
+    doc["seconds"] = rnd(time.perf_counter() - started, 1)
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="small workloads (about a minute or two); goals set at larger "
+                             "workloads are reported as not judged")
+    parser.add_argument("--output", help="also write the JSON document to this file")
+    args = parser.parse_args(argv)
+    doc = run("quick" if args.quick else "full")
+    text = json.dumps(doc, indent=2)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    print(goals.table(doc), file=sys.stderr)
+    log(f"done in {doc['seconds']} s")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
