@@ -16,6 +16,20 @@ DEMO_END = "2024-01-14"
 DEMO_DAYS = 14
 
 
+def shop_refs(end: str = DEMO_END, days: int = DEMO_DAYS) -> list[str]:
+    """What the small shop example builds (used by the Dagster UI test and docs)."""
+    import datetime as dt
+
+    from .examples.shop import CHANNELS, REGIONS
+
+    last = dt.date.fromisoformat(end)
+    dates = [(last - dt.timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
+    return ([f"fx_rates/date={d}" for d in dates] + [f"trailing_revenue/date={end}"]
+            + [f"region_sales/region={r}/channel={c}/date={end}" for r in REGIONS
+               for c in CHANNELS]
+            + [f"channel_revenue/channel={c}/date={end}" for c in CHANNELS])
+
+
 def ensure_sample_data(conf: Settings, console: Console) -> None:
     from .examples.podcast_reviews.sample_data import generate
 

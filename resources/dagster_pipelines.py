@@ -16,8 +16,9 @@ from .tasks import TASKS
 PIPELINE_TAG = "databuild/pipeline"
 
 
-def _op_name(task: pl.Task) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", task.name)
+def _op_name(pipeline: pl.Pipeline, task: pl.Task) -> str:
+    """Unique per pipeline: Dagster wants one op definition per name in a repository."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{pipeline.name}__{task.name}")
 
 
 def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task) -> dict:
@@ -58,11 +59,22 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
             "errors": outcome.errors}
 
 
+_OPS: dict[tuple[int, str, str], dg.OpDefinition] = {}
+
+
 def _task_op(pf, pipeline, task):
+    """One op definition per (file, pipeline, task), shared by the pipeline and manual jobs."""
+    key = (id(pf), pipeline.name, task.name)
+    if key not in _OPS:
+        _OPS[key] = _make_task_op(pf, pipeline, task)
+    return _OPS[key]
+
+
+def _make_task_op(pf, pipeline, task):
     pool = lock_key(task.slug, task.params, pipeline.target, pf.dbt_project_dir or DEFAULT_PROJECT)
     is_sync = task.slug.startswith("airbyte-")
 
-    @dg.op(name=_op_name(task), ins={"after": dg.In(dg.Nothing)}, pool=pool,
+    @dg.op(name=_op_name(pipeline, task), ins={"after": dg.In(dg.Nothing)}, pool=pool,
            tags={"databuild/task": task.slug}, description=TASKS[task.slug].help)
     def _op(context) -> dict:
         result = _run_task(context, pf, pipeline, task)
@@ -86,7 +98,8 @@ def _task_op(pf, pipeline, task):
 def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition:
     ops = [(t, _task_op(pf, pipeline, t)) for t in pipeline.tasks]
 
-    @dg.op(name="syncs_gate", ins={"results": dg.In(list[dict])},
+    @dg.op(name=re.sub(r"[^A-Za-z0-9_]", "_", f"{pipeline.name}__syncs_gate"),
+           ins={"results": dg.In(list[dict])},
            description="Fails the pipeline after all syncs ran if any of them failed.")
     def gate(context, results: list[dict]) -> None:
         bad = [r["message"] for r in results if not r["ok"]]
@@ -123,7 +136,7 @@ def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
         for t in p.tasks:
             if not TASKS[t.slug].long_running:
                 continue
-            name = re.sub(r"[^A-Za-z0-9_]", "_", f"{p.name}__{t.name}")
+            name = re.sub(r"[^A-Za-z0-9_]", "_", f"manual__{p.name}__{t.name}")
             if name in seen:
                 continue
             seen.add(name)

@@ -85,9 +85,14 @@ def dependents(registry: Registry, changed: set[str], cands: dict[str, set[str]]
                 log.debug("configure(%s) of %s failed: %s", r, label, e)
                 continue
             for c in configs or []:
-                if changed.intersection(c.materialize_inputs):
-                    for o in c.outputs:
-                        deps.setdefault(o, set()).update(c.materialize_inputs)
+                mats = set(c.materialize_inputs)
+                if not changed & mats:
+                    continue
+                for o in c.outputs:  # per output, when the job says which inputs it reads
+                    own = job.inputs_of(c, o) if hasattr(job, "inputs_of") else None
+                    ins = mats if own is None else mats & set(own)
+                    if changed & ins:
+                        deps.setdefault(o, set()).update(ins)
     return deps
 
 

@@ -27,7 +27,8 @@ from tests.support.graphs import executions, land, make_graph
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FLAKY, BROKEN, SLOW = "src/date=2024-04-01", "src/date=2024-05-01", "src/date=2024-07-01"
+# fx is only a QUERY input: the flaky and slow scenarios trigger no propagation work
+FLAKY, BROKEN, SLOW = "fx/date=2024-04-01", "src/date=2024-05-01", "fx/date=2024-07-01"
 REPORT, BROKEN_DAILY = "trail/date=2024-03-10", "daily/date=2024-05-01"
 JUNE = date_range("2024-06-01", "2024-06-07")
 OPTS = {"flaky": {FLAKY: 1}, "broken": [BROKEN], "slow": {SLOW: 8}}
@@ -199,6 +200,6 @@ def test_an_sla_breach_produces_one_notification_with_the_ref_the_sla_and_the_ag
     time.sleep(6)
     (note,) = env.receiver.of("sla_breach", SLOW)
     assert note["want_id"] == wid and note["sla_seconds"] == 2.0
-    assert note["age_seconds"] >= 2.0 and note["dataset"] == "src"
+    assert note["age_seconds"] >= 2.0 and note["dataset"] == "fx"
     assert get_want(env.catalog, wid).sla_breached_at is not None
     assert env.receiver.of("sla_breach", REPORT) == []  # no SLA, no breach

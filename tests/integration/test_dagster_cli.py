@@ -19,7 +19,7 @@ def _env(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABUILD_", "DAGSTER_"))}
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     env.update(DATABUILD_HOME=str(tmp_path / "state"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
-               PYTHONPATH=str(REPO))
+               PYTHONPATH=str(REPO), DATABUILD_GRAPH="databuild_assets.examples.shop:graph")
     return env
 
 

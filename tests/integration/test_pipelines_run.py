@@ -40,11 +40,12 @@ def test_a_pipeline_declared_out_of_order_runs_in_the_enforced_order_on_duckdb(t
     job = pipeline_job(load(f), load(f).pipeline("nightly"))
     deps = job.graph.dependency_structure
     assert [n.name for n in job.graph.nodes_in_topological_order] == [
-        "dbt_clean", "dbt_deps", "dbt_build", "shell"]
+        "nightly__dbt_clean", "nightly__dbt_deps", "nightly__dbt_build", "nightly__shell"]
     assert deps is not None
     with run_pipeline(str(f), "nightly", ensure_instance(tmp_path / "dh")) as result:
         assert result.success
-        assert _steps(result) == ["dbt_clean", "dbt_deps", "dbt_build", "shell"]
+        assert _steps(result) == ["nightly__dbt_clean", "nightly__dbt_deps", "nightly__dbt_build",
+                                  "nightly__shell"]
     rows = duckdb.connect(str(tmp_path / "wh.duckdb")).execute(
         "select category, n_reviews from daily_category_summary order by 1").fetchall()
     assert rows == [("comedy", 1), ("news", 1)]
@@ -145,7 +146,7 @@ def test_two_overlapping_pipelines_take_turns_on_the_shared_dbt_lock(tmp_path, d
     spans = []
     for run in inst.get_runs():
         evs = {e.dagster_event.event_type_value: e.timestamp for e in inst.all_logs(run.run_id)
-               if e.dagster_event and e.step_key == "dbt_build"
+               if e.dagster_event and (e.step_key or "").endswith("__dbt_build")
                and e.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS")}
         spans.append((evs["STEP_START"], evs["STEP_SUCCESS"]))
     (a0, a1), (b0, b1) = sorted(spans)
@@ -178,10 +179,10 @@ def test_with_continue_on_sync_failure_all_syncs_run_then_the_pipeline_fails_bef
             assert not result.success
             steps = {e.step_key: e.event_type_value for e in result.all_events
                      if e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")}
-        assert steps["airbyte_sync_orders"] == "STEP_SUCCESS"  # ran, reported its failure
-        assert steps["airbyte_sync_users"] == "STEP_SUCCESS"
-        assert steps["syncs_gate"] == "STEP_FAILURE"
-        assert "dbt_run" not in steps or steps["dbt_run"] == "STEP_SKIPPED"
+        assert steps["elt__airbyte_sync_orders"] == "STEP_SUCCESS"  # ran, reported its failure
+        assert steps["elt__airbyte_sync_users"] == "STEP_SUCCESS"
+        assert steps["elt__syncs_gate"] == "STEP_FAILURE"
+        assert "elt__dbt_run" not in steps or steps["elt__dbt_run"] == "STEP_SKIPPED"
         assert len(fake.jobs) == 2
         # the task locks are free again
         for key in ("airbyte:orders", "airbyte:users"):
