@@ -80,12 +80,35 @@ def plan_runs(graph: Graph, plan: JobGraph) -> list[RunSpec]:
 
 
 def _range_tags(graph: Graph, spec: RunSpec, pdef) -> dict[str, str]:
+    """Partition tags covering the run's keys, in the definition's own key order (static
+    keys are not alphabetical; multi keys are a rectangle, bounded per dimension)."""
     keys = sorted({k for k in spec.keys if k is not None})
     if not keys or pdef is None:
         return {}
     if len(keys) == 1:
         return {PARTITION_NAME_TAG: keys[0]}
+    if isinstance(pdef, dg.MultiPartitionsDefinition):
+        dims = pdef.partitions_defs  # ordered by dimension name, like the key parts
+        parts = [k.split("|") for k in keys]
+        lo, hi = [], []
+        for i, dim in enumerate(dims):
+            values = {p[i] for p in parts}
+            order = _order(dim.partitions_def)
+            ranked = sorted(values, key=(order.__getitem__ if order else None))
+            lo.append(ranked[0])
+            hi.append(ranked[-1])
+        return {ASSET_PARTITION_RANGE_START_TAG: "|".join(lo),
+                ASSET_PARTITION_RANGE_END_TAG: "|".join(hi)}
+    order = _order(pdef)
+    if order:
+        keys = sorted(keys, key=order.__getitem__)
     return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def _order(pdef) -> dict[str, int] | None:
+    if isinstance(pdef, dg.StaticPartitionsDefinition):
+        return {k: i for i, k in enumerate(pdef.get_partition_keys())}
+    return None  # time windows: ISO dates sort correctly; dynamic: registered in sorted order
 
 
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
