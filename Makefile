@@ -11,7 +11,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/python -m pip install --quiet --upgrade pip "uv<0.9"  # airbyte (PyAirbyte) pins uv<0.9
 	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[dev]'
 	touch $(STAMP)
 

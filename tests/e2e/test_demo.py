@@ -107,3 +107,22 @@ def test_changing_one_landing_file_rebuilds_exactly_that_days_chain(demo):
         *[f"categorized_reviews/category={c}/date=2024-01-10" for c in CATEGORIES],
         f"trailing_ratings/category={category}/date={END}", f"podcast_report/date={END}"}
     assert graph.plan([f"podcast_report/date={END}"]).nodes == []
+
+
+def test_dlq_list_and_replay_reprocess_dead_letters_without_duplicating_anything(demo):
+    env, state, _out, _second = demo
+    cli = [sys.executable, "-m", "databuild_assets.cli"]
+    listed = subprocess.run(cli + ["dlq", "list", "--date", "2024-01-03"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "dead_letters" not in listed.stderr
+    truth_day = [t for t in _truth(state) if t["date"] == "2024-01-03"]
+    assert f"{len(truth_day)} dead letter(s)" in listed.stdout
+    replay = subprocess.run(cli + ["dlq", "replay", "--date", "2024-01-03"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "dead_letters/date=2024-01-03: unchanged" in replay.stdout
+    conf = settings.load(env)
+    graph = make_graph(env_from_settings(conf), conf.catalog_url, conf.data_root)
+    dead = _live_frames(graph, "dead_letters")["dead_letters/date=2024-01-03"]
+    assert len(dead) == len(truth_day)  # replaying twice never duplicates
+    assert graph.status([f"podcast_report/date={END}"])[f"podcast_report/date={END}"].state == "live"
