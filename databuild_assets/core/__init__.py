@@ -20,7 +20,15 @@ from .graph import Graph
 from .job import Job, JobContext
 from .manifest import InputRecord, PartitionManifest
 from .planner import JobGraph
-from .refs import DateDim, Dim, PartitionPattern, StaticDim, date_range, shift_date
+from .refs import (
+    DateDim,
+    Dim,
+    PartitionPattern,
+    StaticDim,
+    contiguous_dates,
+    date_range,
+    shift_date,
+)
 from .staleness import Status
 from .storage import DataStore, data_version_of
 
@@ -30,5 +38,5 @@ __all__ = [
     "ExecutableJob", "ExecutableJobError", "Graph", "InputRecord", "Job", "JobConfig",
     "JobContext", "JobGraph", "JobOutputError", "MissingInputError", "PartitionManifest",
     "PartitionPattern", "PartitionRow", "RefError", "StaticDim", "Status",
-    "UnknownDatasetError", "data_version_of", "date_range", "materialize", "query", "shift_date",
+    "UnknownDatasetError", "contiguous_dates", "data_version_of", "date_range", "materialize", "query", "shift_date",
 ]

@@ -238,3 +238,14 @@ def date_range(start: str, end: str) -> list[str]:
 
 def shift_date(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
+
+
+def contiguous_dates(dates) -> list[list[str]]:
+    """Split ISO dates into runs of consecutive days: one config (one run) per run."""
+    runs: list[list[str]] = []
+    for d in sorted(set(dates)):
+        if runs and shift_date(runs[-1][-1], 1) == d:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs

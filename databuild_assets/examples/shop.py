@@ -17,6 +17,7 @@ from databuild_assets.core import (
     Job,
     JobConfig,
     PartitionPattern,
+    contiguous_dates,
     date_range,
     materialize,
     query,
@@ -44,16 +45,6 @@ def _rng(*parts: str) -> np.random.Generator:
     return np.random.default_rng(int(hashlib.sha256("|".join(parts).encode()).hexdigest()[:8], 16))
 
 
-def _contiguous(dates: list[str]) -> list[list[str]]:
-    runs: list[list[str]] = []
-    for d in sorted(dates):
-        if runs and shift_date(runs[-1][-1], 1) == d:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs
-
-
 class IngestOrders(Job):
     """Synthesizes the day's orders; contiguous days are ingested in one config."""
 
@@ -65,7 +56,7 @@ class IngestOrders(Job):
     def configure(self, refs):
         dates = [ORDERS.parse(r)["date"] for r in refs]
         return [JobConfig(outputs=[ORDERS.format(date=d) for d in run], args=[run[0], run[-1]])
-                for run in _contiguous(dates)]
+                for run in contiguous_dates(dates)]
 
     def run(self, config, ctx):
         for ref in sorted(config.outputs):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from databuild_assets.core import Job, JobConfig, materialize, shift_date
+from databuild_assets.core import Job, JobConfig, materialize
+from databuild_assets.core.refs import contiguous_dates
 
 from .datasets import DEAD_LETTERS, PODCASTS, REVIEWS, VALIDATED
 from .sample_data import day_path
@@ -20,13 +21,7 @@ RAW_COLUMNS = ["review_id", "podcast_id", "author_id", "rating", "title", "conte
 
 
 def contiguous(dates: list[str]) -> list[list[str]]:
-    runs: list[list[str]] = []
-    for d in sorted(set(dates)):
-        if runs and shift_date(runs[-1][-1], 1) == d:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs
+    return contiguous_dates(dates)
 
 
 def file_version(path: Path) -> str:
