@@ -38,5 +38,6 @@ __all__ = [
     "ExecutableJob", "ExecutableJobError", "Graph", "InputRecord", "Job", "JobConfig",
     "JobContext", "JobGraph", "JobOutputError", "MissingInputError", "PartitionManifest",
     "PartitionPattern", "PartitionRow", "RefError", "StaticDim", "Status",
-    "UnknownDatasetError", "contiguous_dates", "data_version_of", "date_range", "materialize", "query", "shift_date",
+    "UnknownDatasetError", "contiguous_dates", "data_version_of", "date_range", "materialize",
+    "query", "shift_date",
 ]
