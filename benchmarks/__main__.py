@@ -48,7 +48,7 @@ def run(mode: str) -> dict:
     doc: dict = {
         "benchmark": "databuild", "schema_version": 1, "mode": mode,
         "command": "python -m benchmarks" + (" --quick" if mode == "quick" else ""),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "load_average_at_start": [rnd(x, 2) for x in os.getloadavg()],
                     **_versions()},

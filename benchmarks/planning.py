@@ -12,7 +12,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .common import Timer, backends, catalog_url, log, rate, rnd, scratch, skipped
@@ -112,5 +111,4 @@ def null_build(n: int) -> dict:
 
 
 if __name__ == "__main__":  # the measuring subprocess
-    started = time.time()
     print(json.dumps(plan_once(sys.argv[1], int(sys.argv[2]))))

@@ -159,6 +159,11 @@ def dbt_manifest(project_dir: str | None = None) -> Path:
 
     project = Path(project_dir or DEFAULT_PROJECT)
     target_dir = project / "target"
+    manifest = target_dir / "manifest.json"
+    sources = [p for d in ("models", "tests", "seeds", "macros", "snapshots")
+               for p in (project / d).rglob("*") if p.is_file()] + [project / "dbt_project.yml"]
+    if manifest.exists() and manifest.stat().st_mtime > max(p.stat().st_mtime for p in sources):
+        return manifest  # parsed already and nothing changed since: skip `dbt parse` (~9 s)
     stub = WarehouseTarget("parse", "duckdb", path=str(Path(tempfile.gettempdir()) /
                                                        "databuild-dbt-parse.duckdb"))
     with profiles_dir(stub) as pdir:

@@ -143,7 +143,8 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
 
     for key, m in mats.items():
         g.upstream[key] = tuple({assigned[i] for i in m if i in assigned})
-    del assigned, decided, mats  # a million-ref plan: free them before sorting
+    for temp in (assigned, decided, mats):  # a million-ref plan: free them before sorting
+        temp.clear()
     order = _toposort(g.upstream)
     if order is None:  # let graphlib name the cycle
         ts: graphlib.TopologicalSorter = graphlib.TopologicalSorter()

@@ -88,15 +88,13 @@ def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snaps
         ids = [r.manifest_id for r in rows.values() if r.manifest_id]
         new = catalog.manifest_facts(i for i in ids if i not in snap.manifests)
         snap.manifests.update(new)
-        frontier = set()
-        for m in new.values():
-            for rec in m.inputs:
-                if rec.dep_type == _MAT and rec.ref not in seen:
-                    frontier.add(rec.ref)
-    ids = set(snap.manifests)
-    for m in snap.manifests.values():
-        ids |= {rec.manifest_id for rec in m.inputs if rec.manifest_id}
-    snap.taints.update(catalog.taints(ids))
+        frontier = {rec.ref for m in new.values() for rec in m.inputs
+                    if rec.dep_type == _MAT} - seen
+    if catalog.any_taints():  # usually none: skip collecting every input's manifest id
+        ids = set(snap.manifests)
+        ids.update(rec.manifest_id for m in snap.manifests.values() for rec in m.inputs
+                   if rec.manifest_id)
+        snap.taints.update(catalog.taints(ids))
     snap.alive |= catalog.alive_builds(owners)
     return snap
 
@@ -110,12 +108,13 @@ class Assessor:
         self.snap = snap
         self.memo: dict[str, Status] = {}
         self._active: set[str] = set()
-        self._datasets: dict[str, tuple] = {}  # dataset -> (pattern, job), or () if unknown
+        self._datasets: dict[str, tuple] = {}  # dataset -> (pattern, job, code) or ()
         self._majors: dict[str | None, int | None] = {}
 
     def __call__(self, ref: str) -> Status:
-        if ref in self.memo:
-            return self.memo[ref]
+        st = self.memo.get(ref)
+        if st is not None:
+            return st
         if ref in self._active:  # provenance should never loop; do not recurse forever
             return Status(ref, "live")
         self._active.add(ref)
@@ -162,7 +161,9 @@ class Assessor:
         if ds not in self._datasets:
             try:
                 pattern = self.registry.pattern(ref)
-                self._datasets[ds] = (pattern, self.registry.producer[pattern.dataset])
+                job = self.registry.producer[pattern.dataset]
+                code = str(job.code_version) if job.invalidate_on_code_change else None
+                self._datasets[ds] = (pattern, job, code)
             except Exception:
                 self._datasets[ds] = ()
         return self._datasets[ds]
@@ -172,14 +173,14 @@ class Assessor:
         known = self._producer(ref)
         if not known:
             return reasons
-        pattern, job = known
+        pattern, job, code = known
         if m.dataset_version not in self._majors:
             self._majors[m.dataset_version] = major_of(m.dataset_version)
         old_major = self._majors[m.dataset_version]
         if old_major is not None and pattern.major > old_major:
             reasons.append(f"dataset {pattern.dataset} major version changed "
                            f"{m.dataset_version} -> {pattern.version}")
-        if job.invalidate_on_code_change and str(job.code_version) != m.code_version:
+        if code is not None and code != m.code_version:
             reasons.append(f"code version of job {job.label} changed "
                            f"{m.code_version} -> {job.code_version}")
         now = self.snap.observed.get(ref)
@@ -190,13 +191,13 @@ class Assessor:
 
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
-        memo = self.memo
+        memo, taints = self.memo, self.snap.taints
         for rec in m.inputs:
             if rec.dep_type != _MAT:
                 continue
-            if rec.manifest_id in self.snap.taints:
+            if taints and rec.manifest_id in taints:
                 reasons.append(f"input {rec.ref} was read at a tainted version: "
-                               f"{self.snap.taints[rec.manifest_id]}")
+                               f"{taints[rec.manifest_id]}")
                 continue
             up = memo.get(rec.ref) or self(rec.ref)
             if up.state in ("missing", "failed"):
@@ -215,6 +216,8 @@ def observe_sources(registry: Registry, catalog: Catalog, snap: Snapshot) -> Non
     from .job import Job
 
     ids = {}
+    if all(type(job).observe is Job.observe for job in registry.jobs.values()):
+        return  # no source job observes anything: nothing to look at
     for ref, row in snap.rows.items():
         try:
             job = registry.producer[registry.dataset(ref)]
@@ -241,5 +244,5 @@ def assess_all(registry: Registry, catalog: Catalog, refs,
         observe_sources(registry, catalog, snap)
         assess = Assessor(registry, snap, own_build)
         out = {r: assess(r) for r in refs}
-        del assess  # free the snapshot by refcount before the collector resumes
+        del assess, snap  # free the snapshot by refcount before the collector resumes
     return out
