@@ -149,6 +149,14 @@ def _report(context, graph: Graph, refs, result, patterns, pdef):
                                           passed=ev.passed, metadata=ev.metadata,
                                           severity=ev.severity)
         return
+    if not failed:
+        # One result per asset first, so downstream steps of the same run (a UI "materialize
+        # all" over a range) are not skipped; the per-partition events logged next are the
+        # latest records, so each partition keeps its own data version and metadata.
+        for akey in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=akey, metadata={
+                "databuild/partitions": dg.MetadataValue.int(len(refs)),
+                "databuild/note": "per-partition versions are in the next event"})
     for ev in events:
         context.log_event(ev)
     if failed:

@@ -158,3 +158,22 @@ def test_the_staleness_sensor_reports_a_taint_to_dagster_with_its_reasons(
     daily = latest("daily", "2024-01-05")
     assert daily["databuild/state"] == "stale" and "truncated export" in daily["databuild/reasons"]
     assert g.status(["daily/date=2024-01-05"])["daily/date=2024-01-05"].state == "stale"
+
+
+def test_one_dagster_run_over_a_range_of_all_assets_builds_every_job_in_order(
+        tmp_path, catalog_url, instance):
+    catalog = Catalog.open(catalog_url)
+    g = make_graph(tmp_path, catalog)
+    io = DatabuildIOManager(catalog_url=catalog_url, data_root=str(tmp_path / "data"))
+    assets = [job_asset(g, g.registry.jobs[j]) for j in ("load_src", "daily")]
+    res = dg.materialize(assets, instance=instance, resources={"io_manager": io},
+                         tags={ASSET_PARTITION_RANGE_START_TAG: "2024-01-01",
+                               ASSET_PARTITION_RANGE_END_TAG: "2024-01-05"})
+    assert res.success
+    refs = [f"daily/date=2024-01-0{i}" for i in range(1, 6)]
+    assert all(s.state == "live" for s in g.status(refs).values())
+    for i, r in enumerate(refs, 1):
+        rec = instance.get_latest_data_version_record(dg.AssetKey("daily"),
+                                                      partition_key=f"2024-01-0{i}")
+        live = g.status([r])[r].data_version
+        assert rec.asset_materialization.tags["dagster/data_version"] == live
