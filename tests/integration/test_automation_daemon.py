@@ -69,7 +69,7 @@ class Env:
         self.graph = make_graph(root, self.catalog, **OPTS)
         self.instance = dg.DagsterInstance.from_config(str(home))
 
-    def wait(self, what: str, cond, timeout: float = 150.0):
+    def wait(self, what: str, cond, timeout: float = 420.0):  # generous: shared 2 cores
         deadline = time.time() + timeout
         while time.time() < deadline:
             if cond():
