@@ -112,8 +112,9 @@ def _outcome(command: str, run_results: Path, returncode: int) -> DbtOutcome:
 
 
 def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir: Path | None =
-            None, log=None, context=None, quiet: bool = False) -> DbtOutcome:
-    """Run one dbt command against the target; events stream to Dagster when given a context."""
+            None, log=None, quiet: bool = False) -> DbtOutcome:
+    """Run one dbt command against the target and read its outcome from run_results.json.
+    (dbt models as Dagster assets stream their events through resources/dbt_assets.py.)"""
     from dagster_dbt import DbtCliResource
 
     project_dir = Path(project_dir or DEFAULT_PROJECT)
@@ -129,21 +130,9 @@ def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir:
                                  profile=PROFILE, target=target.name,
                                  dbt_executable=dbt_executable(),
                                  global_config_flags=["--quiet"] if quiet else [])
-            inv = dbt.cli(dbt_args(command, params), raise_on_error=False,
-                          target_path=Path(tdir), manifest=None if context is None else
-                          dbt_manifest(str(project_dir)), context=context)
-            if context is not None and command.split()[0] in ("run", "build", "test", "seed"):
-                yield_events = list(inv.stream())
-            else:
-                yield_events = []
-                inv.wait()
-            for line in inv.get_stdout_messages()[-50:] if hasattr(
-                    inv, "get_stdout_messages") else []:
-                if log:
-                    log.debug(str(line))
-            outcome = _outcome(command, Path(tdir) / "run_results.json", inv.process.returncode)
-            outcome.events = yield_events
-            return outcome
+            inv = dbt.cli(dbt_args(command, params), raise_on_error=False, target_path=Path(tdir))
+            inv.wait()
+            return _outcome(command, Path(tdir) / "run_results.json", inv.process.returncode)
         finally:
             for k, v in env_backup.items():
                 if v is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from databuild_assets.core.errors import ConfigError
 from databuild_assets.settings import secret
 
-from .shell import ProcessOutcome, redact, run
+from .shell import ProcessOutcome, run
 
 
 def _auth_env(token: str | None) -> dict[str, str]:
@@ -48,6 +48,4 @@ def sync_repo(slug: str, params: dict, default_dest: Path, log=None) -> ProcessO
             raise ConfigError(f"cannot clone into {dest}: it exists and is not empty")
         args = ["git", "clone"] + (["--branch", params["branch"]]
                                                    if params.get("branch") else []) + [repo, str(dest)]
-    outcome = run(args, env=env, secrets=_secrets(token), log=log, timeout=600)
-    outcome.output = redact(outcome.output, _secrets(token))
-    return outcome
+    return run(args, env=env, secrets=_secrets(token), log=log, timeout=600)  # redacted

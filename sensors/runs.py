@@ -121,17 +121,6 @@ def failed_runs(graph: Graph, instance: dg.DagsterInstance, since: float,
     return out, newest
 
 
-def range_tags(graph: Graph, spec: RunSpec, pdef) -> dict[str, str]:
-    """The launcher's partition tags; a static range follows the definition's key order
-    (Dagster reads start..end in that order, not alphabetically)."""
-    tags = _range_tags(graph, spec, pdef)
-    if isinstance(pdef, dg.StaticPartitionsDefinition) and ASSET_PARTITION_RANGE_START_TAG in tags:
-        order = {k: i for i, k in enumerate(pdef.get_partition_keys())}
-        keys = sorted({k for k in spec.keys if k is not None}, key=order.__getitem__)
-        tags.update({ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
-    return tags
-
-
 def run_request(graph: Graph, batch: Batch, kind: str
                 ) -> tuple[dg.RunRequest, dg.AddDynamicPartitionsRequest | None]:
     """Target the ``<job>__job`` asset job with the exact refs in run config and the
@@ -140,7 +129,7 @@ def run_request(graph: Graph, batch: Batch, kind: str
     keys = [ref_to_key(graph.registry.pattern(r), r) for r in batch.refs]
     spec = RunSpec(batch.job, list(batch.refs), keys, 0)
     tags = {AUTOMATION_TAG: kind, REFS_TAG: _refs_tag(list(batch.refs)),
-            ATTEMPT_TAG: str(batch.attempt), **range_tags(graph, spec, _partitions_for(job))}
+            ATTEMPT_TAG: str(batch.attempt), **_range_tags(graph, spec, _partitions_for(job))}
     if batch.want_ids:
         tags[WANTS_TAG] = ",".join(batch.want_ids)[:1000]
     if batch.failure_class:

@@ -284,15 +284,10 @@ class Catalog:
         ids = sorted(set(b for b in build_ids if b))
         if not ids:
             return set()
-        alive, now = set(), time.time()
+        alive: set[str] = set()
         with self._read() as conn:
             for chunk in _chunks(ids):
-                for b in conn.execute(sa.select(s.builds).where(s.builds.c.build_id.in_(chunk))):
-                    if b.status != "running" or now - b.heartbeat_at > LEASE_SECONDS:
-                        continue
-                    if b.host == HOST and not pid_alive(b.pid):
-                        continue
-                    alive.add(b.build_id)
+                alive |= self._alive_in(conn, set(chunk))
         return alive
 
     def _alive_in(self, conn: sa.Connection, ids: set[str]) -> set[str]:

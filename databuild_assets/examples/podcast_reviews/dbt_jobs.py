@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from databuild_assets.core import Job, JobConfig, materialize
+from databuild_assets.core import Job, JobConfig, contiguous_dates, materialize
 
 from .datasets import CATEGORIZED, SUMMARY, VALIDATED
-from .ingest import contiguous
 from .sample_data import CATEGORIES
 
 
@@ -49,7 +48,7 @@ class DbtCategorize(_DbtJob):
         return [JobConfig(
             outputs=[CATEGORIZED.format(category=c, date=d) for d in run for c in CATEGORIES],
             inputs=materialize("podcasts", *[VALIDATED.format(date=d) for d in run]),
-            args=[run[0], run[-1]]) for run in contiguous(days)]
+            args=[run[0], run[-1]]) for run in contiguous_dates(days)]
 
     def inputs_of(self, config, output):
         return {"podcasts", VALIDATED.format(date=CATEGORIZED.parse(output)["date"])}
@@ -86,7 +85,7 @@ class DbtSummary(_DbtJob):
         days = [SUMMARY.parse(r)["date"] for r in refs]
         return [JobConfig(outputs=[SUMMARY.format(date=d) for d in run], inputs=materialize(
             *[CATEGORIZED.format(category=c, date=d) for d in run for c in CATEGORIES]),
-            args=[run[0], run[-1]]) for run in contiguous(days)]
+            args=[run[0], run[-1]]) for run in contiguous_dates(days)]
 
     def inputs_of(self, config, output):
         day = SUMMARY.parse(output)["date"]

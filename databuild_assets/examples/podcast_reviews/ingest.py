@@ -20,10 +20,6 @@ RAW_COLUMNS = ["review_id", "podcast_id", "author_id", "rating", "title", "conte
                "created_at"]
 
 
-def contiguous(dates: list[str]) -> list[list[str]]:
-    return contiguous_dates(dates)
-
-
 def file_version(path: Path) -> str:
     """Content hash of a landing file: a changed file makes its partition stale."""
     if not path.exists():
@@ -64,7 +60,7 @@ class IngestReviews(Job):
 
     def configure(self, refs):
         days = [REVIEWS.parse(r)["date"] for r in refs]
-        return [JobConfig(outputs=[REVIEWS.format(date=d) for d in run]) for run in contiguous(days)]
+        return [JobConfig(outputs=[REVIEWS.format(date=d) for d in run]) for run in contiguous_dates(days)]
 
     def observe(self, ref):
         return file_version(day_path(Path(self.env.landing), REVIEWS.parse(ref)["date"]))
