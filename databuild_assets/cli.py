@@ -245,23 +245,17 @@ def demo(obj: Ctx):
 @click.pass_obj
 def ui(obj: Ctx, port, host):
     """Start the Dagster UI (and daemon) on the same state as the CLI."""
-    import os
+    from .cli_dagster import exec_ui
 
-    from .dagster.sync import ensure_instance
-
-    ensure_instance(obj.conf.dagster_home)
-    env = {**os.environ, "DAGSTER_HOME": str(obj.conf.dagster_home)}
-    if obj.graph_spec:
-        env["DATABUILD_GRAPH"] = obj.graph_spec
-    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={obj.conf.dagster_home})")
-    os.execvpe("dagster", ["dagster", "dev", "-m", "databuild_assets.definitions", "-h", host,
-                           "-p", str(port)], env)
+    exec_ui(obj, host, port, console)
 
 
+from .cli_dagster import register as _register_dagster  # noqa: E402
 from .cli_podcast import register as _register_podcast  # noqa: E402
 from .cli_tasks import register as _register_tasks  # noqa: E402
 
 _register_tasks(cli, console)
+_register_dagster(cli, console)
 _register_podcast(cli, console)
 
 from .cli_automation import register as _register_automation  # noqa: E402

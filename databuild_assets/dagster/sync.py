@@ -25,6 +25,15 @@ concurrency:
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
+run_monitoring:      # runs whose worker died are marked failed (and their pool slots freed)
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
+run_retries:         # by failure class: databuild_assets/dagster/retries.py sets the tag
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 """
 
 

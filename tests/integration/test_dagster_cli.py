@@ -81,3 +81,67 @@ def test_with_postgres_storage_and_a_postgres_catalog_a_dagster_build_lands_in_b
     assert rec.asset_materialization.tags["dagster/data_version"] == m.data_version
     assert any(e.kind == "available" and e.ref == "daily/date=2024-01-03"
                for e in catalog.events(limit=100))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _without_venv(env: dict) -> dict:
+    """PATH as on a fresh clone: no virtual environment on it."""
+    path = [p for p in env.get("PATH", "").split(os.pathsep)
+            if p and Path(p).resolve() != BIN.resolve()]
+    return {**env, "PATH": os.pathsep.join(path or ["/usr/bin", "/bin"])}
+
+
+def test_databuild_ui_serves_the_code_location_with_no_virtual_environment_on_path(tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    env = _without_venv(_env(tmp_path))
+    del env["DAGSTER_HOME"]  # the project's instance under DATABUILD_HOME, created on start
+    port = _free_port()
+    log = tmp_path / "ui.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(BIN / "databuild"), "ui", "--port", str(port)], env=env,
+                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url, names = f"http://127.0.0.1:{port}", []
+    try:
+        deadline = time.time() + 240  # generous: shared cores; not an assertion on speed
+        while time.time() < deadline and proc.poll() is None and not names:
+            try:
+                req = urllib.request.Request(url + "/graphql", data=json.dumps({"query": (
+                    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name "
+                    "location { name } } } } }")}).encode(),
+                    headers={"content-type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    nodes = json.loads(r.read())["data"]["repositoriesOrError"].get("nodes", [])
+                names = [n["location"]["name"] for n in nodes]
+            except OSError:
+                time.sleep(1)
+        assert names == ["databuild_assets.definitions"], log.read_text()[-3000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "state" / "dagster"))
+    assert instance.run_retries_enabled and instance.run_monitoring_enabled
+
+
+def test_databuild_dagster_runs_the_dagster_cli_on_the_projects_instance(tmp_path):
+    env = _without_venv(_env(tmp_path))
+    del env["DAGSTER_HOME"]
+    p = databuild(env, "dagster", "instance", "info")
+    assert p.returncode == 0, p.stderr[-2000:]
+    home = tmp_path / "state" / "dagster"
+    assert str(home) in p.stdout and "run_retries" in p.stdout
+    assert (home / "dagster.yaml").is_file()
