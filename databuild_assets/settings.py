@@ -18,6 +18,7 @@ class Settings:
     pipelines_file: Path = Path("pipelines.yaml")
     airbyte_home: Path = Path(".databuild/airbyte")  # connector venvs: installed once, shared
     target: str = "dev"  # warehouse target of the example graph (pipelines.yaml targets)
+    job_timeout: float = 3600.0  # seconds a job may run unless it sets its own timeout
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -34,7 +35,23 @@ def load(env: dict[str, str] | None = None) -> Settings:
         pipelines_file=Path(env.get("DATABUILD_PIPELINES_FILE") or project_dir / "pipelines.yaml"),
         airbyte_home=Path(env.get("DATABUILD_AIRBYTE_HOME") or home / "airbyte"),
         target=env.get("DATABUILD_TARGET") or "dev",
+        job_timeout=_seconds(env, "DATABUILD_JOB_TIMEOUT", 3600.0),
     )
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        from .core.errors import DatabuildError
+
+        raise DatabuildError(f"{name}={raw!r} is not a positive number of seconds")
+    return value
 
 
 def secret(name: str, env: dict[str, str] | None = None) -> str | None:

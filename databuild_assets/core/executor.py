@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 import uuid
@@ -10,11 +11,90 @@ from pathlib import Path
 
 from .catalog import Catalog, Event
 from .config import JobConfig
-from .errors import DatabuildError, JobOutputError, MissingInputError
+from .errors import DatabuildError, JobOutputError
+from .inputs import ABSENT_KEY, Inputs
 from .job import Job, JobContext
-from .manifest import InputRecord, PartitionManifest, redact_env
+from .manifest import PartitionManifest
+from .procs import ChildDied, TimedOut, run_isolated
+from .redact import redact_obj, redact_text
 from .registry import Registry
 from .storage import DataStore
+
+log = logging.getLogger("databuild.job")
+DEFAULT_TIMEOUT = 3600.0  # seconds; DATABUILD_JOB_TIMEOUT, build --timeout, Job.timeout
+
+
+def job_timeout(job: Job) -> float:
+    """The job's own ``timeout`` if set, else the settings' default."""
+    own = getattr(job, "timeout", None)
+    if own:
+        return float(own)
+    from .. import settings
+
+    return float(getattr(settings.load(), "job_timeout", None) or DEFAULT_TIMEOUT)
+
+
+class _ChildLog:
+    """ctx.log inside the job process: records go to the build's logger (redacted there)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def log(self, level, msg, *args, **_kw):
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = " ".join(map(str, (msg, *args)))
+        self._conn.send(("send", ("log", level, text)))
+
+    def debug(self, msg, *a, **k):
+        self.log(logging.DEBUG, msg, *a)
+
+    def info(self, msg, *a, **k):
+        self.log(logging.INFO, msg, *a)
+
+    def warning(self, msg, *a, **k):
+        self.log(logging.WARNING, msg, *a)
+
+    warn = warning
+
+    def error(self, msg, *a, **k):
+        self.log(logging.ERROR, msg, *a)
+
+    def exception(self, msg, *a, **k):
+        self.log(logging.ERROR, f"{msg}\n{traceback.format_exc()}", *a)
+
+    critical = error
+
+
+def _child(job: Job, config: JobConfig, inputs: dict, store: DataStore, conn) -> None:
+    """The job process: run the job; data is written here, manifests committed by the build."""
+
+    def call(*msg):
+        conn.send(("call", msg))
+        status, value = conn.recv()
+        if status != "ok":
+            raise JobOutputError(value)
+        return value
+
+    reader, input_path = inputs.read, inputs.path  # checked against the manifests
+
+    def writer(ref, df, metadata):
+        return call("commit", ref, store.write(ref, df), metadata)
+
+    def adopter(ref, path, metadata):
+        return call("commit", ref, store.adopt(ref, Path(path)), metadata)
+
+    def failer(ref, reason):
+        conn.send(("send", ("fail", ref, str(reason))))
+
+    ctx = JobContext(job, config, reader, writer, failer, _ChildLog(conn),
+                     path_of=input_path, adopter=adopter)
+    try:
+        job.run(config, ctx)
+    except Exception as e:  # the job's own failure: recorded per unwritten output
+        msg = str(e) if isinstance(e, DatabuildError) else _describe(job, e)
+        conn.send(("send", ("raised", msg)))
 
 
 @dataclass
@@ -38,41 +118,25 @@ class Executor:
         self.run_id = run_id or build_id
         self.logger = logger
 
-    def _inputs(self, config: JobConfig) -> dict[str, tuple[InputRecord, PartitionManifest | None]]:
-        rows = self.catalog.partitions(d.ref for d in config.inputs)
-        live = {r: row for r, row in rows.items() if row.manifest_id and row.state == "live"}
-        missing = [r for r in config.materialize_inputs if r not in live]
-        if missing:
-            raise MissingInputError(missing)
-        manifests = self.catalog.manifests(row.manifest_id for row in live.values())
-        out = {}
-        for d in config.inputs:
-            row = live.get(d.ref)
-            m = manifests.get(row.manifest_id) if row else None
-            out[d.ref] = (InputRecord(d.ref, d.dep_type.value, m.manifest_id if m else None,
-                                      m.data_version if m else None), m)
-        return out
+    def _inputs(self, config: JobConfig) -> Inputs:
+        return Inputs(self.catalog, self.store, config)
 
     def run(self, job: Job, config: JobConfig) -> Outcome:
+        """Run one config in a child process group with a deadline (procs.run_isolated);
+        this process commits each output the child writes, and records the rest failed."""
         outcome = Outcome(config)
         start = time.time()
         datasets = {r: self.registry.dataset(r) for r in config.outputs}
+        secrets = [config.env[k] for k in config.secret_env]
         try:
             inputs = self._inputs(config)
         except DatabuildError as e:
-            self._fail_all(job, config, outcome, str(e))
+            self._fail_all(job, config, outcome, redact_text(str(e), secrets))
             return outcome
-        records = tuple(sorted((rec for rec, _ in inputs.values()), key=lambda r: r.ref))
+        records = inputs.records()
         observed = {r: v for r in config.outputs if (v := job.observe(r)) is not None}
-        config_json = {**config.to_json(), "env": redact_env(config.env)}
-
-        def reader(ref):
-            _rec, m = inputs[ref]
-            return self.store.read(m.path) if m else None
-
-        def input_path(ref):
-            _rec, m = inputs[ref]
-            return self.store.abspath(m.path) if m else None
+        config_json = config.to_json()  # the stored form: secrets masked
+        logger = self.logger or log
 
         def commit(ref, written, metadata):
             pattern = self.registry.patterns[datasets[ref]]
@@ -82,9 +146,11 @@ class Executor:
                 data_version=written.data_version, inputs=_records_for(job, config, ref, records),
                 start_time=start,
                 end_time=time.time(), run_id=self.run_id, build_id=self.build_id,
-                row_count=written.row_count, path=written.path,
-                metadata={**metadata, **({"databuild/source_version": observed[ref]}
-                                         if ref in observed else {})},
+                row_count=written.row_count, path=written.path, size=written.size,
+                metadata=redact_obj({**metadata, **({"databuild/source_version": observed[ref]}
+                                                    if ref in observed else {}),
+                                     **({ABSENT_KEY: inputs.absent} if inputs.absent else {})},
+                                    secrets),
                 manifest_id=uuid.uuid4().hex)
             self.catalog.commit(manifest, datasets[ref], [Event(
                 self.build_id, "available", ref, job.label,
@@ -93,37 +159,49 @@ class Executor:
             outcome.manifests.append(manifest)
             return manifest
 
-        def writer(ref, df, metadata):
-            return commit(ref, self.store.write(ref, df), metadata)
+        def serve(msg):
+            kind, *rest = msg
+            if kind == "commit":
+                ref, written, metadata = rest
+                try:
+                    return ("ok", commit(ref, written, metadata))
+                except DatabuildError as e:
+                    return ("error", str(e))
+            if kind == "fail":
+                ref, reason = rest
+                reason = redact_text(reason, secrets)
+                outcome.failed[ref] = reason
+                self.catalog.fail({ref: datasets[ref]}, self.build_id, reason,
+                                  [Event(self.build_id, "failed", ref, job.label,
+                                         {"error": reason})])
+            elif kind == "log":
+                level, text = rest
+                logger.log(level, redact_text(text, secrets))
+            elif kind == "raised":
+                raised.append(redact_text(rest[0], secrets))
+            return None
 
-        def adopter(ref, path: Path, metadata):
-            return commit(ref, self.store.adopt(ref, Path(path)), metadata)
-
-        def failer(ref, reason):
-            outcome.failed[ref] = reason
-            self.catalog.fail({ref: datasets[ref]}, self.build_id, reason,
-                              [Event(self.build_id, "failed", ref, job.label, {"error": reason})])
-
-        ctx = JobContext(job, config, reader, writer, failer, self.logger,
-                         path_of=input_path, adopter=adopter)
+        raised: list[str] = []
+        timeout = job_timeout(job)
         try:
-            job.run(config, ctx)
-        except Exception as e:  # the job's own failure: record it per unwritten output
-            msg = str(e) if isinstance(e, DatabuildError) else _describe(job, e)
-            self._fail_rest(job, config, ctx, outcome, msg)
-            return outcome
-        unwritten = sorted(config.outputs - ctx.written - set(ctx.failed))
-        if unwritten:
-            msg = str(JobOutputError(
-                f"job {job.label!r} did not write declared output(s) {', '.join(unwritten)}; "
-                "every output in a config must be written or failed with ctx.fail()"))
-            self._fail_rest(job, config, ctx, outcome, msg)
-        return outcome
-
-    def _fail_rest(self, job, config, ctx, outcome, msg):
-        rest = sorted(config.outputs - ctx.written - set(outcome.failed))
+            run_isolated(lambda conn: _child(job, config, inputs, self.store, conn), serve,
+                         timeout)
+        except TimedOut:
+            raised.append(f"job {job.label!r} timed out after {timeout:g} s; its process "
+                          "group was killed (raise the job's timeout, or DATABUILD_JOB_TIMEOUT "
+                          "/ build --timeout)")
+        except ChildDied as e:
+            raised.append(f"job {job.label!r}: {redact_text(str(e), secrets)}")
+        done = {m.ref for m in outcome.manifests} | set(outcome.failed)
+        rest = sorted(config.outputs - done)
         if rest:
+            msg = raised[0] if raised else str(JobOutputError(
+                f"job {job.label!r} did not write declared output(s) {', '.join(rest)}; "
+                "every output in a config must be written or failed with ctx.fail()"))
             self._fail_refs(job, rest, outcome, msg)
+        if outcome.failed:  # a failure naming a damaged input: mark it, so it is rebuilt
+            inputs.mark_damaged(self.catalog, outcome.failed.values())
+        return outcome
 
     def _fail_all(self, job, config, outcome, msg):
         self._fail_refs(job, sorted(config.outputs), outcome, msg)

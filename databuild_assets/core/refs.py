@@ -13,22 +13,52 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from . import versions
 from .errors import DefinitionError, RefError
 
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$")
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+\-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_VALUE_LENGTH = 200  # a value is a folder name: stays well under NAME_MAX (255)
+MAX_REF_LENGTH = 512  # the catalog's ref columns (the same limit on SQLite and PostgreSQL)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _VALID_CACHE = 200_000  # distinct values remembered per dimension
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def check_ref(ref: object) -> str:
+    """Type, length and control characters of a whole ref, before any pattern matching."""
+    if isinstance(ref, (bytes, bytearray)):
+        raise RefError(f"ref {ref[:60]!r} is bytes; pass refs as text (decode them first)")
+    if not isinstance(ref, str):
+        raise RefError(f"a ref must be a string like 'reviews/date=2024-01-01', got "
+                       f"{type(ref).__name__} {ref!r:.60}")
+    if len(ref) > MAX_REF_LENGTH:
+        raise RefError(f"ref {_shown(ref)} is {len(ref)} characters long; refs may be at "
+                       f"most {MAX_REF_LENGTH} characters")
+    if _CONTROL.search(ref):
+        raise RefError(f"ref {_shown(ref)} contains a control character (newline, tab, ...); "
+                       "refs are single-line text")
+    return ref
 
 
 def check_value(name: str, value: str) -> str:
     """Reject values that would escape or confuse the hive-style folder layout."""
     if not isinstance(value, str) or not value:
-        raise RefError(f"dimension '{name}' needs a non-empty string value, got {value!r}")
-    if ".." in value or not _SAFE_VALUE.match(value):
+        raise RefError(f"dimension '{name}' needs a non-empty string value, got {value!r:.60}")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise RefError(f"dimension '{name}' value {_shown(value)} is {len(value)} characters "
+                       f"long; values may be at most {MAX_VALUE_LENGTH} characters")
+    if value.startswith("-"):
+        raise RefError(f"dimension '{name}' value {_shown(value)} starts with '-', which "
+                       "programs read as an option; start it with a letter or digit")
+    if ".." in value or not _SAFE_VALUE.fullmatch(value):
         raise RefError(
-            f"dimension '{name}' value {value!r} is not allowed: use letters, digits and "
-            "'_', '-', '+', '.' only (no '/', '..', whitespace or other path characters)"
+            f"dimension '{name}' value {_shown(value)} is not allowed: use letters, digits "
+            "and '_', '-', '+', '.' only (no '/', '..', whitespace, control or other path "
+            "characters)"
         )
     return value
 
@@ -108,12 +138,13 @@ class PartitionPattern:
         self,
         template: str,
         *,
-        version: str = "1.0.0",
+        version: str = versions.DEFAULT_VERSION,
         dims: Mapping[str, object] | None = None,
     ):
-        if not _SEMVER.match(version):
+        if not isinstance(version, str) or not versions.is_semver(version):
             raise DefinitionError(
-                f"dataset version {version!r} of {template!r} is not MAJOR.MINOR.PATCH"
+                f"dataset version {version!r} of {template!r} is not semver: use "
+                "MAJOR.MINOR.PATCH, e.g. 1.2.0 or v1.2.0"
             )
         segments = template.strip("/").split("/")
         if not segments or not segments[0] or "{" in segments[0]:
@@ -134,7 +165,7 @@ class PartitionPattern:
         self.template = template.strip("/")
         self.dataset = "/".join(literal_segs)
         self.version = version
-        self.major = int(_SEMVER.match(version).group(1))
+        self.major = versions.major_of(version)
         self.dims: tuple[Dim, ...] = tuple(_make_dim(n, (dims or {}).get(n)) for n in names)
         self._dim_by_name = {d.name: d for d in self.dims}
         regex, pos = "", 0
@@ -172,13 +203,14 @@ class PartitionPattern:
         return True
 
     def parse(self, ref: str) -> dict[str, str]:
-        m = self._regex.match(ref) if isinstance(ref, str) else None
+        check_ref(ref)
+        m = self._regex.fullmatch(ref)
         if not m:
             why = ""
-            if isinstance(ref, str) and ref.count("/") != self.template.count("/"):
+            if ref.count("/") != self.template.count("/"):
                 why = (f": it has {ref.count('/') + 1} path segments, the pattern "
                        f"{self.template.count('/') + 1} (values may not contain '/')")
-            raise RefError(f"ref {ref!r} does not match pattern '{self.template}'{why}")
+            raise RefError(f"ref {_shown(ref, 200)} does not match pattern '{self.template}'{why}")
         values = m.groupdict()
         for d in self.dims:
             if values[d.name] not in self._valid[d.name]:
@@ -194,7 +226,10 @@ class PartitionPattern:
                         values[d.name] = self._check(d, str(v))
                 # interned: a ref formatted by many configs (a trailing window's days) is
                 # one string in memory, not one per config (a third of a 1M-ref plan)
-                return sys.intern(self._fmt.format_map(values))
+                ref = self._fmt.format_map(values)
+                if len(ref) > MAX_REF_LENGTH:
+                    check_ref(ref)
+                return sys.intern(ref)
             except KeyError:
                 pass  # a wrong name: explained below
         missing = [n for n in self.dim_names if n not in values]
@@ -208,7 +243,7 @@ class PartitionPattern:
         out = self.template
         for d in self.dims:
             out = out.replace("{" + d.name + "}", d.validate(str(values[d.name])))
-        return out
+        return check_ref(out)
 
     def __repr__(self) -> str:
         return f"PartitionPattern({self.template!r}, version={self.version!r})"
@@ -224,8 +259,7 @@ def dataset_of(ref: str, datasets: Iterable[str]) -> str | None:
 
 
 def major_of(version: str | None) -> int | None:
-    m = _SEMVER.match(version or "")
-    return int(m.group(1)) if m else None
+    return versions.major_of(version)
 
 
 def date_range(start: str, end: str) -> list[str]:

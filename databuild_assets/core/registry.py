@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from .errors import DefinitionError, RefError, UnknownDatasetError
-from .refs import PartitionPattern
+from .refs import PartitionPattern, check_ref
 
 
 class Registry:
@@ -39,6 +39,7 @@ class Registry:
         self._nested = any("/" in ds for ds in self.patterns)
 
     def dataset(self, ref: str) -> str:
+        check_ref(ref)  # type, length, control characters: before any lookup
         if not isinstance(ref, str) or not ref or ref != ref.strip() or "//" in ref:
             raise RefError(f"malformed ref {ref!r}: expected e.g. 'reviews/date=2024-01-01'")
         ds = self._longest_prefix(ref)
