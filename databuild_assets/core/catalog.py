@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from . import catalog_schema as s
+from .catalog_retry import resilient
 from .errors import CatalogError
 from .manifest import PartitionManifest
 from .procs import pid_alive
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover
 
 HOST = socket.gethostname()
 LEASE_SECONDS = 30.0
+SQLITE_BUSY_SECONDS = 60.0  # how long a write waits for another process's lock
 _CHUNK = 500
 _READ_CHUNK = 5000  # keys per IN (...) of a read: well under SQLite's 32766 variables
 
@@ -69,6 +71,8 @@ class ManifestFacts(NamedTuple):
     dataset_version: str
     data_version: str
     inputs: tuple[InputFacts, ...]
+    path: str | None = None
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,13 +182,13 @@ class Catalog:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
         def make(immediate: bool) -> sa.Engine:
-            eng = sa.create_engine(url, connect_args={"timeout": 60})
+            eng = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
             @sa.event.listens_for(eng, "connect")
             def _connect(dbapi_conn, _rec):
                 dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
-                dbapi_conn.execute("PRAGMA busy_timeout=60000")
                 dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
             @sa.event.listens_for(eng, "begin")
@@ -223,6 +227,7 @@ class Catalog:
         with self._read_engine.begin() as conn:
             yield conn
 
+    @resilient
     def schema_version(self) -> int:
         with self._read() as conn:
             schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
@@ -230,6 +235,7 @@ class Catalog:
                 return 0
             return conn.execute(sa.select(s.schema_info.c.version)).scalar() or 0
 
+    @resilient
     def _migrate(self) -> None:
         with self.tx() as conn:
             if self.dialect == "postgresql":
@@ -254,6 +260,7 @@ class Catalog:
         self._read_engine.dispose()
 
     # -- builds ---------------------------------------------------------------------------
+    @resilient
     def start_build(self, build_id: str, requested: list[str], origin: str = "api") -> None:
         now = time.time()
         with self.tx() as conn:
@@ -262,11 +269,13 @@ class Catalog:
                 pid=os.getpid(), status="running", requested=json.dumps(requested[:1000]),
                 origin=origin))
 
+    @resilient
     def heartbeat(self, build_id: str) -> None:
         with self.tx() as conn:
             conn.execute(sa.update(s.builds).where(s.builds.c.build_id == build_id)
                          .values(heartbeat_at=time.time()))
 
+    @resilient
     def finish_build(self, build_id: str, status: str) -> None:
         with self.tx() as conn:
             conn.execute(sa.update(s.builds).where(s.builds.c.build_id == build_id)
@@ -274,12 +283,14 @@ class Catalog:
             # whatever this build still holds goes back to its previous state
             self._release_owned(conn, build_id)
 
+    @resilient
     def builds(self, limit: int = 50) -> list[dict]:
         with self._read() as conn:
             rows = conn.execute(sa.select(s.builds).order_by(s.builds.c.started_at.desc())
                                 .limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
+    @resilient
     def alive_builds(self, build_ids: Iterable[str]) -> set[str]:
         ids = sorted(set(b for b in build_ids if b))
         if not ids:
@@ -309,6 +320,7 @@ class Catalog:
             from sqlalchemy.dialects.sqlite import insert
         conn.execute(insert(s.partitions).on_conflict_do_nothing(), rows)
 
+    @resilient
     def partitions(self, refs: Iterable[str]) -> dict[str, PartitionRow]:
         refs = sorted(set(refs))
         out: dict[str, PartitionRow] = {}
@@ -336,6 +348,7 @@ class Catalog:
         finally:
             cur.close()
 
+    @resilient
     def partitions_of(self, dataset: str | None = None) -> list[PartitionRow]:
         q = sa.select(*[s.partitions.c[f] for f in _ROW_FIELDS]).order_by(s.partitions.c.ref)
         if dataset:
@@ -343,6 +356,7 @@ class Catalog:
         with self._read() as conn:
             return [_row(r) for r in conn.execute(q)]
 
+    @resilient
     def claim(self, refs: dict[str, str], build_id: str) -> str | None:
         """Make ``build_id`` the builder of all refs ({ref: dataset}), or none of them.
 
@@ -376,6 +390,7 @@ class Catalog:
         conn.execute(q.values(state=sa.func.coalesce(p.prev_state, "missing"), owner=None,
                               updated_at=time.time()))
 
+    @resilient
     def release(self, refs: Iterable[str], build_id: str) -> None:
         with self.tx() as conn:
             self._release_owned(conn, build_id, sorted(refs))
@@ -385,6 +400,7 @@ class Catalog:
         """Store the manifest and make the partition live, atomically."""
         self.commit_many([(manifest, dataset)], events)
 
+    @resilient
     def commit_many(self, items: Iterable[tuple[PartitionManifest, str]],
                     events: Iterable[Event] = ()) -> None:
         """Store many (manifest, dataset) pairs and make their partitions live in one
@@ -400,7 +416,8 @@ class Catalog:
                 config_hash=m.config_hash, code_version=m.code_version,
                 dataset_version=m.dataset_version, data_version=m.data_version,
                 run_id=m.run_id, build_id=m.build_id, start_time=m.start_time,
-                end_time=m.end_time, row_count=m.row_count, body=_dumps(m)) for m, ds in items])
+                end_time=m.end_time, row_count=m.row_count, body=_dumps(m), path=m.path or None,
+                size=m.size) for m, ds in items])
             self._insert_ignore(conn, [{"ref": m.ref, "dataset": ds, "state": "missing",
                                         "updated_at": now, "attempts": 0} for m, ds in items])
             q = sa.update(p).where(p.c.ref == sa.bindparam("b_ref")).values(
@@ -414,19 +431,66 @@ class Catalog:
                 conn.execute(q, rows)
             self._log(conn, events)
 
+    @resilient
     def fail(self, refs: dict[str, str], build_id: str, error: str,
              events: Iterable[Event] = ()) -> None:
+        """Record a failed attempt. A partition with a published manifest keeps it (the
+        last good version stays live and readable, with the error noted); one without
+        becomes ``failed``."""
         now = time.time()
+        p = s.partitions.c
         with self.tx() as conn:
             self._insert_ignore(conn, [{"ref": r, "dataset": d, "state": "missing",
                                         "updated_at": now, "attempts": 0}
                                        for r, d in refs.items()])
-            conn.execute(sa.update(s.partitions).where(s.partitions.c.ref.in_(list(refs)))
-                         .values(state="failed", prev_state=None, owner=None,
-                                 error=error[:4000], updated_at=now))
+            published = sa.and_(p.manifest_id.is_not(None), sa.or_(
+                p.state == "live", sa.and_(p.state == "building",
+                                           sa.func.coalesce(p.prev_state, "live") == "live")))
+            conn.execute(sa.update(s.partitions).where(p.ref.in_(list(refs))).values(
+                state=sa.case((published, "live"), else_="failed"), prev_state=None,
+                owner=None, error=error[:4000], updated_at=now))
             self._log(conn, events)
 
+    @resilient
+    def mark_damaged(self, ref: str, manifest_id: str, why: str) -> None:
+        """A reader found the published file of ``ref`` broken: stop offering it, so the
+        planner rebuilds it (a claim in progress keeps going and restores "damaged")."""
+        p = s.partitions.c
+        with self.tx() as conn:
+            conn.execute(sa.update(s.partitions).where(
+                p.ref == ref, p.manifest_id == manifest_id, p.state == "live").values(
+                state="damaged", error=f"damaged: {why}"[:4000], updated_at=time.time()))
+            conn.execute(sa.update(s.partitions).where(
+                p.ref == ref, p.manifest_id == manifest_id, p.state == "building").values(
+                prev_state="damaged", error=f"damaged: {why}"[:4000]))
+
+    @resilient
+    def republish(self, manifest: PartitionManifest, dataset: str,
+                  events: Iterable[Event] = ()) -> None:
+        """Make an existing manifest the live version again (an action-cache hit)."""
+        now = time.time()
+        p = s.partitions
+        with self.tx() as conn:
+            self._insert_ignore(conn, [{"ref": manifest.ref, "dataset": dataset,
+                                        "state": "missing", "updated_at": now, "attempts": 0}])
+            conn.execute(sa.update(p).where(p.c.ref == manifest.ref).values(
+                state="live", prev_state=None, manifest_id=manifest.manifest_id,
+                data_version=manifest.data_version, owner=None, error=None, updated_at=now))
+            self._log(conn, events)
+
+    @resilient
+    def action_candidates(self, ref: str, config_hash: str, code_version: str,
+                          limit: int = 10) -> list[PartitionManifest]:
+        """Earlier manifests of ``ref`` built by the same config and code, newest first."""
+        m = s.manifests.c
+        q = (sa.select(m.body).where(m.ref == ref, m.config_hash == config_hash,
+                                     m.code_version == code_version)
+             .order_by(m.end_time.desc()).limit(limit))
+        with self._read() as conn:
+            return [PartitionManifest.from_json(json.loads(b)) for (b,) in conn.execute(q)]
+
     # -- manifests and taints -----------------------------------------------------------
+    @resilient
     def manifests(self, ids: Iterable[str]) -> dict[str, PartitionManifest]:
         ids = sorted(set(i for i in ids if i))
         out = {}
@@ -438,22 +502,27 @@ class Catalog:
                     out[mid] = PartitionManifest.from_json(json.loads(body))
         return out
 
+    @resilient
     def manifest_facts(self, ids: Iterable[str]) -> dict[str, ManifestFacts]:
         """The fields staleness reads, for many manifests: a lighter ``manifests()``."""
         ids = sorted(set(i for i in ids if i))
         out = {}
         # (cutting the inputs out in SQL, json_extract / ::json, measured no faster)
-        cols = ("manifest_id", "code_version", "dataset_version", "data_version", "body")
+        cols = ("manifest_id", "code_version", "dataset_version", "data_version", "body",
+                "path", "size")
         with self._read() as conn:
-            for mid, code, dsv, dv, body in self._fetch_in(conn, s.manifests, cols,
-                                                           "manifest_id", ids):
+            for mid, code, dsv, dv, body, path, size in self._fetch_in(
+                    conn, s.manifests, cols, "manifest_id", ids):
                 try:
                     inputs = _materialize_inputs(_input_records(body))
                 except (KeyError, TypeError):  # not what the fast path expected: parse it all
                     inputs = _materialize_inputs(_loads(body).get("inputs", ()))
-                out[mid] = ManifestFacts(mid, code, dsv, dv, inputs)
+                if path is None:  # written before schema v3: the body has the path
+                    path = _loads(body).get("path") or None
+                out[mid] = ManifestFacts(mid, code, dsv, dv, inputs, path, size)
         return out
 
+    @resilient
     def manifest_history(self, ref: str | None = None, dataset: str | None = None,
                          limit: int = 50) -> list[PartitionManifest]:
         q = sa.select(s.manifests.c.body).order_by(s.manifests.c.end_time.desc()).limit(limit)
@@ -464,6 +533,7 @@ class Catalog:
         with self._read() as conn:
             return [PartitionManifest.from_json(json.loads(b)) for (b,) in conn.execute(q)]
 
+    @resilient
     def taint(self, ref: str, manifest_id: str, reason: str, build_id: str = "taint") -> None:
         with self.tx() as conn:
             conn.execute(sa.delete(s.taints).where(s.taints.c.manifest_id == manifest_id))
@@ -472,10 +542,12 @@ class Catalog:
             self._log(conn, [Event(build_id, "tainted", ref, detail={"reason": reason,
                                                                      "manifest_id": manifest_id})])
 
+    @resilient
     def any_taints(self) -> bool:
         with self._read() as conn:
             return conn.execute(sa.select(s.taints.c.manifest_id).limit(1)).first() is not None
 
+    @resilient
     def taints(self, manifest_ids: Iterable[str]) -> dict[str, str]:
         ids = sorted(set(i for i in manifest_ids if i))
         out = {}
@@ -506,12 +578,14 @@ class Catalog:
             keys = ("build_id", "ts", "kind", "ref", "job", "detail")
             conn.execute(sa.insert(s.events), [dict(zip(keys, r, strict=True)) for r in rows])
 
+    @resilient
     def log(self, events: Iterable[Event]) -> None:
         events = list(events)
         if events:
             with self.tx() as conn:
                 self._log(conn, events)
 
+    @resilient
     def events(self, build_id: str | None = None, ref: str | None = None,
                limit: int = 200) -> list[Event]:
         e = s.events.c

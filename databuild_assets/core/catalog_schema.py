@@ -25,7 +25,7 @@ partitions = sa.Table(
     metadata,
     sa.Column("ref", sa.String(512), primary_key=True),
     sa.Column("dataset", sa.String(200), nullable=False, index=True),
-    sa.Column("state", sa.String(16), nullable=False),  # missing|building|live|failed
+    sa.Column("state", sa.String(16), nullable=False),  # missing|building|live|failed|damaged
     sa.Column("prev_state", sa.String(16)),
     sa.Column("manifest_id", sa.String(32)),
     sa.Column("data_version", sa.String(64)),
@@ -52,6 +52,8 @@ manifests = sa.Table(
     sa.Column("end_time", sa.Float, index=True),
     sa.Column("row_count", sa.BigInteger),
     sa.Column("body", sa.Text, nullable=False),  # the whole manifest as JSON
+    sa.Column("path", sa.Text),  # data file, relative to the data root (v3)
+    sa.Column("size", sa.BigInteger),  # its bytes: status compares it (v3)
 )
 
 taints = sa.Table(
@@ -157,8 +159,21 @@ def _v2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=V2_TABLES)
 
 
+# -- migration 3: data file path and size per manifest (damage detection, action cache) ---
+def _v3(conn: sa.Connection) -> None:
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    have = {c["name"] for c in sa.inspect(conn).get_columns(manifests.name, schema=schema)}
+    name = f'"{schema}".{manifests.name}' if schema else manifests.name
+    for col, kind in (("path", "TEXT"), ("size", "BIGINT")):
+        if col not in have:  # a catalog created at v3 has them already
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {col} {kind}"))
+    conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_manifests_action ON {name} "
+                         "(ref, config_hash)"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "partitions, manifests, taints, build events, builds", _v1),
     (2, "wants, want attempts (retries), notifications", _v2),
+    (3, "manifest data file path and size; action-key index", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]

@@ -64,7 +64,7 @@ class Graph:
         refs = list(refs)
         for r in refs:
             self.registry.parse(r)
-        return assess_all(self.registry, self.catalog, refs, own_build)
+        return assess_all(self.registry, self.catalog, refs, own_build, self.store)
 
     def plan(self, refs: Iterable[str], force: bool = False, own_build: str | None = None,
              upstream: bool = True) -> JobGraph:

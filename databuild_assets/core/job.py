@@ -27,7 +27,7 @@ class Job:
 
     label: ClassVar[str] = ""
     outputs: ClassVar[list[PartitionPattern]] = []
-    code_version: ClassVar[str] = "1"
+    code_version: ClassVar[str] = "0.0.0"  # semver: a major change invalidates
     invalidate_on_code_change: ClassVar[bool] = True
     description: ClassVar[str] = ""
     group: ClassVar[str] = "databuild"

@@ -42,6 +42,7 @@ class PartitionManifest:
     build_id: str = ""
     row_count: int | None = None
     path: str = ""
+    size: int | None = None  # bytes of the data file: a different size means damaged
     metadata: dict = field(default_factory=dict)
     manifest_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 

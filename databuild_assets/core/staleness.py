@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from . import versions
 from .catalog import Catalog, ManifestFacts, PartitionRow
 from .config import DepType
 from .manifest import PartitionManifest
-from .refs import major_of
 from .registry import Registry
+from .storage import DataStore
 
-STATES = ("missing", "building", "live", "stale", "failed", "tainted")
+STATES = ("missing", "building", "live", "stale", "failed", "tainted", "damaged")
 _MAT = DepType.MATERIALIZE.value
 
 
@@ -44,15 +45,23 @@ class Status:
     manifest_id: str | None = None
     data_version: str | None = None
     owner: str | None = None
+    last_error: str | None = None  # a live partition whose last rebuild failed
 
     @property
     def is_fresh(self) -> bool:
         return self.state == "live"
 
+    @property
+    def label(self) -> str:
+        """The state as shown to people: ``live (last rebuild failed: ...)``."""
+        if self.state == "live" and self.last_error:
+            return f"live (last rebuild failed: {self.last_error})"
+        return self.state
+
     def to_json(self) -> dict:
         return {"ref": self.ref, "state": self.state, "reasons": list(self.reasons),
                 "manifest_id": self.manifest_id, "data_version": self.data_version,
-                "owner": self.owner}
+                "owner": self.owner, "last_error": self.last_error, "label": self.label}
 
 
 def _live(ref: str, manifest_id: str, data_version: str) -> Status:
@@ -60,7 +69,7 @@ def _live(ref: str, manifest_id: str, data_version: str) -> Status:
     dataclass's per-field __setattr__: most partitions of a big status are live."""
     st = object.__new__(Status)
     st.__dict__.update(ref=ref, state="live", reasons=(), manifest_id=manifest_id,
-                       data_version=data_version, owner=None)
+                       data_version=data_version, owner=None, last_error=None)
     return st
 
 
@@ -73,6 +82,19 @@ class Snapshot:
     alive: set[str] = field(default_factory=set)  # builds whose claims still hold
     observed: dict[str, str] = field(default_factory=dict)  # ref -> source version now
     recorded: dict[str, str] = field(default_factory=dict)  # manifest id -> source version read
+    damaged: dict[str, str] = field(default_factory=dict)  # manifest id -> what is wrong
+
+
+def check_damage(store: DataStore, snap: Snapshot, refs) -> None:
+    """Note which of ``refs``' current manifests have a missing or resized data file."""
+    for r in refs:
+        row = snap.rows.get(r)
+        m = snap.manifests.get(row.manifest_id) if row is not None and row.manifest_id else None
+        path = getattr(m, "path", None) if m is not None else None
+        if path:
+            why = store.damage(path, getattr(m, "size", None))
+            if why:
+                snap.damaged[m.manifest_id] = why
 
 
 def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snapshot:
@@ -145,15 +167,24 @@ class Assessor:
         if state == "failed":
             return Status(ref, "failed", (row.error or "failed",), row.manifest_id,
                           row.data_version)
+        if state == "damaged":  # a reader found its file broken
+            return Status(ref, "damaged", (row.error or "damaged",), row.manifest_id,
+                          row.data_version)
         m = self.snap.manifests.get(row.manifest_id)
         if m is None:
             return Status(ref, "missing", ("catalog row has no manifest",))
+        if m.manifest_id in self.snap.damaged:
+            return Status(ref, "damaged", (f"damaged: {self.snap.damaged[m.manifest_id]}",),
+                          m.manifest_id, m.data_version)
         if m.manifest_id in self.snap.taints:
             return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",),
                           m.manifest_id, m.data_version)
         reasons = self._own_reasons(ref, m) + self._input_reasons(m)
         if reasons:
-            return Status(ref, "stale", tuple(reasons), m.manifest_id, m.data_version)
+            return Status(ref, "stale", tuple(reasons), m.manifest_id, m.data_version,
+                          last_error=row.error)
+        if row.error:  # the last rebuild failed; the version before it is still live
+            return Status(ref, "live", (), m.manifest_id, m.data_version, last_error=row.error)
         return _live(ref, m.manifest_id, m.data_version)
 
     def _producer(self, ref: str) -> tuple:
@@ -175,12 +206,13 @@ class Assessor:
             return reasons
         pattern, job, code = known
         if m.dataset_version not in self._majors:
-            self._majors[m.dataset_version] = major_of(m.dataset_version)
+            self._majors[m.dataset_version] = versions.major_of(m.dataset_version)
         old_major = self._majors[m.dataset_version]
-        if old_major is not None and pattern.major > old_major:
+        if old_major != pattern.major:  # up or down (a rollback): the data's shape differs
             reasons.append(f"dataset {pattern.dataset} major version changed "
                            f"{m.dataset_version} -> {pattern.version}")
-        if code is not None and code != m.code_version:
+        if code is not None and code != m.code_version and versions.invalidates(
+                m.code_version, code):
             reasons.append(f"code version of job {job.label} changed "
                            f"{m.code_version} -> {job.code_version}")
         now = self.snap.observed.get(ref)
@@ -237,10 +269,13 @@ SOURCE_VERSION_KEY = "databuild/source_version"
 
 
 def assess_all(registry: Registry, catalog: Catalog, refs,
-               own_build: str | None = None) -> dict[str, Status]:
+               own_build: str | None = None, store: DataStore | None = None) -> dict[str, Status]:
+    """``store``: check the requested refs' data files too (missing or resized: damaged)."""
     refs = list(refs)
     with gc_paused():
         snap = load_snapshot(catalog, refs)
+        if store is not None:
+            check_damage(store, snap, refs)
         observe_sources(registry, catalog, snap)
         assess = Assessor(registry, snap, own_build)
         out = {r: assess(r) for r in refs}

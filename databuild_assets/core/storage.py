@@ -2,7 +2,9 @@
 
 Files are content-addressed (``<ref>/part-<data_version>.parquet``) and written to a temp
 file then renamed, so a crash can never leave a half-written file under a live manifest,
-and a rebuild that fails leaves the previous live version readable.
+and a rebuild that fails leaves the previous live version readable. Manifests record each
+file's size: ``damage`` compares it (cheap, for status), ``read_verified`` also the data
+version (on read), so a deleted, truncated or overwritten file is caught, not read.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ class Written:
     path: str  # relative to the data root
     data_version: str
     row_count: int
+    size: int | None = None  # bytes on disk
+
+
+class DamagedDataError(Exception):
+    """A partition's file is missing or does not match its manifest."""
 
 
 def data_version_of(df: pd.DataFrame) -> str:
@@ -50,18 +57,30 @@ class DataStore:
         folder = self.ref_dir(ref)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{version}.parquet"
-        if not final.exists():
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
-            os.close(fd)
-            try:
-                df.to_parquet(tmp, index=False)
-                with open(tmp, "rb") as f:
-                    os.fsync(f.fileno())
-                os.replace(tmp, final)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        return Written(str(final.relative_to(self.root)), version, len(df))
+        if final.exists() and self._intact(final, version):  # identical content already there
+            return Written(str(final.relative_to(self.root)), version, len(df),
+                           os.path.getsize(final))
+        # (re)written atomically: an existing file of that name may be the damaged copy
+        # this rebuild is healing
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
+        os.close(fd)
+        try:
+            df.to_parquet(tmp, index=False)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            size = os.path.getsize(tmp)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return Written(str(final.relative_to(self.root)), version, len(df), size)
+
+    @staticmethod
+    def _intact(path: Path, version: str) -> bool:
+        try:
+            return data_version_of(pd.read_parquet(path)) == version
+        except Exception:  # noqa: BLE001 - unreadable: rewrite it
+            return False
 
     def adopt(self, ref: str, produced: Path) -> Written:
         """Take a Parquet file an external program wrote and file it like our own."""
@@ -72,6 +91,34 @@ class DataStore:
 
     def read(self, rel: str) -> pd.DataFrame:
         return pd.read_parquet(self.root / rel)
+
+    def damage(self, rel: str | None, size: int | None) -> str | None:
+        """Why the file of a live manifest is not what it recorded (None: looks intact).
+        Checks existence and size only: cheap enough for every status."""
+        if not rel:
+            return None
+        try:
+            actual = os.path.getsize(self.root / rel)
+        except OSError:
+            return f"its data file {rel} is missing"
+        if size is not None and actual != size:
+            return f"its data file {rel} is {actual} bytes, the manifest recorded {size}"
+        return None
+
+    def read_verified(self, rel: str, size: int | None, data_version: str) -> pd.DataFrame:
+        """Read a live partition's file, checking it is exactly what its manifest records."""
+        why = self.damage(rel, size)
+        if why:
+            raise DamagedDataError(why)
+        try:
+            df = pd.read_parquet(self.root / rel)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files
+            raise DamagedDataError(f"its data file {rel} cannot be read "
+                                   f"({type(e).__name__}: {str(e)[:200]})") from None
+        if data_version and data_version_of(df) != data_version:
+            raise DamagedDataError(f"its data file {rel} does not hold the data version "
+                                   f"{data_version[:12]} its manifest records")
+        return df
 
     def scratch_dir(self) -> Path:
         path = self.root / ".scratch"

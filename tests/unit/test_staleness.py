@@ -8,17 +8,17 @@ from databuild_assets.core.staleness import Assessor, Snapshot
 
 def registry(src_version="1.0.0", code="1"):
     SRC = PartitionPattern("src/d={d}", version=src_version)
-    MID = PartitionPattern("mid/d={d}")
-    TOP = PartitionPattern("top/d={d}")
+    MID = PartitionPattern("mid/d={d}", version="1.0.0")
+    TOP = PartitionPattern("top/d={d}", version="1.0.0")
 
     class S(Job):
         label, outputs, code_version = "s", [SRC], code
 
     class M(Job):
-        label, outputs = "m", [MID]
+        label, outputs, code_version = "m", [MID], "1"
 
     class T(Job):
-        label, outputs = "t", [TOP]
+        label, outputs, code_version = "t", [TOP], "1"
 
     return Registry([S(), M(), T()])
 
@@ -34,7 +34,7 @@ def snapshot(**changes):
         inputs = () if inp is None else (
             InputRecord(inp, "materialize", "m-" + inp, {"src/d=1": "v-src", "mid/d=1": "v-mid"}[inp]),)
         snap.manifests[mid] = PartitionManifest(
-            ref=ref, job=job, config={}, config_hash="h", code_version="1",
+            ref=ref, job=job, config={}, config_hash="h", code_version=changes.get("code", "1"),
             dataset_version=changes.get("built_version", "1.0.0"), data_version=dv[ref],
             inputs=inputs, manifest_id=mid)
         snap.rows[ref] = PartitionRow(ref, ref.split("/")[0], "live", mid, dv[ref])
@@ -90,3 +90,50 @@ def test_building_partitions_of_dead_builds_fall_back_to_what_was_there():
     assert a("new/d=1").state == "missing" and "died" in a("new/d=1").reasons[0]
     snap.alive.add("dead")
     assert Assessor(registry(), snap)("mid/d=1").state == "building"
+
+
+def test_a_major_dataset_rollback_invalidates_like_a_bump():
+    a = Assessor(registry(src_version="1.0.0"), snapshot(built_version="2.0.0"))
+    assert a("src/d=1").state == "stale"
+    assert "major version changed 2.0.0 -> 1.0.0" in a("src/d=1").reasons[0]
+    assert Assessor(registry(src_version="v2.4.1"), snapshot(built_version="2.0.0"))(
+        "src/d=1").state == "live"
+
+
+def test_semver_code_versions_mask_minor_and_patch_changes_but_not_major_ones():
+    built = snapshot(code="1.2.0")
+    assert Assessor(registry(code="1.3.7"), built)("src/d=1").state == "live"
+    assert Assessor(registry(code="v1.2.0"), built)("src/d=1").state == "live"
+    for code in ("2.0.0", "0.9.0"):
+        st = Assessor(registry(code=code), built)("src/d=1")
+        assert st.state == "stale" and st.reasons == (f"code version of job s changed 1.2.0 -> {code}",)
+
+
+def test_a_plain_string_code_version_invalidates_on_any_change():
+    assert Assessor(registry(code="abc"), snapshot(code="abd"))("src/d=1").state == "stale"
+    assert Assessor(registry(code="1.2.0"), snapshot(code="1.2"))("src/d=1").state == "stale"
+    assert Assessor(registry(code="abc"), snapshot(code="abc"))("src/d=1").state == "live"
+
+
+def test_the_default_versions_are_0_0_0_and_a_v_prefix_is_accepted():
+    assert PartitionPattern("x/d={d}").version == "0.0.0" and Job.code_version == "0.0.0"
+    assert PartitionPattern("x/d={d}", version="v0.0.0").major == 0
+
+
+def test_a_live_partition_whose_rebuild_failed_stays_live_and_says_so():
+    snap = snapshot()
+    row = snap.rows["src/d=1"]
+    snap.rows["src/d=1"] = PartitionRow(row.ref, row.dataset, "live", row.manifest_id,
+                                        row.data_version, error="injected failure")
+    a = Assessor(registry(), snap)
+    assert a("src/d=1").state == "live"
+    assert a("src/d=1").label == "live (last rebuild failed: injected failure)"
+    assert a("top/d=1").state == "live"
+
+
+def test_a_damaged_file_shows_as_damaged_and_dependents_keep_their_state():
+    snap = snapshot()
+    snap.damaged["m-mid/d=1"] = "its data file mid/x.parquet is missing"
+    a = Assessor(registry(), snap)
+    assert a("mid/d=1").state == "damaged" and "missing" in a("mid/d=1").reasons[0]
+    assert a("top/d=1").state == "live"
