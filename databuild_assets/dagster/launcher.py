@@ -54,14 +54,20 @@ class DagsterBuildResult:
                 "failed": len(self.failed), "blocked": 0, "seconds": round(self.seconds, 3)}
 
 
-def reconstruct_job(graph_spec: str, catalog_url: str, data_root: str, job_name: str):
+def reconstruct_job(graph_spec: str, catalog_url: str, data_root: str, job_name: str,
+                    executor: str = ""):
     """Module-level so Dagster can rebuild the job from a pointer in any process."""
     from ..cli import load_graph
     from .assets import build_definitions
 
     defs = build_definitions(load_graph(graph_spec), catalog_url=catalog_url,
                              data_root=data_root)
-    return defs.resolve_job_def(job_name)
+    job_def = defs.resolve_job_def(job_name)
+    if executor == "celery":  # steps run on Celery workers (docs/deploy.md, deploy/celery)
+        from dagster_celery import celery_executor
+
+        job_def = job_def.with_executor_def(celery_executor)
+    return job_def
 
 
 def plan_runs(graph: Graph, plan: JobGraph) -> list[RunSpec]:
@@ -112,7 +118,8 @@ def _order(pdef) -> dict[str, int] | None:
 
 
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
-                       force: bool = False, on_event=None) -> DagsterBuildResult:
+                       force: bool = False, on_event=None,
+                       celery: dict | None = None) -> DagsterBuildResult:
     started = time.time()
     build_id = uuid.uuid4().hex[:12]
     plan = graph.plan(refs, force=force)
@@ -138,7 +145,8 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
         recon = dg.build_reconstructable_job(
             "databuild_assets.dagster.launcher", "reconstruct_job",
             reconstructable_args=(graph_spec, graph.catalog.shareable_url(),
-                                  str(graph.data_root), f"{spec.job}__job"))
+                                  str(graph.data_root), f"{spec.job}__job",
+                                  *(("celery",) if celery else ())))
         job_def = recon.get_definition()
         pdef = job_def.partitions_def
         tags = {BUILD_TAG: build_id, "databuild/refs": _refs_tag(spec.refs),
@@ -148,7 +156,8 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
             on_event("run_started", spec, None)
         with dg.execute_job(recon, instance=instance, tags=tags, raise_on_error=False,
                             run_config={"ops": {spec.job: {"config": {"refs": spec.refs}}},
-                                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}}) as res:
+                                        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                                        **({"execution": {"config": celery}} if celery else {})}) as res:
             status = "SUCCESS" if res.success else "FAILURE"
             result.runs.append({"run_id": res.run_id, "job": spec.job, "refs": len(spec.refs),
                                 "status": status})
