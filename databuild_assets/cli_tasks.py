@@ -74,11 +74,14 @@ def register(cli: click.Group, console) -> None:
     def run(obj, name, file_):
         """Run pipeline NAME now, as a Dagster run (task locks apply)."""
         from resources.dagster_pipelines import run_pipeline
+        from resources.locks import host_tags, interruptible_wait
 
         from .dagster.sync import ensure_instance
 
         instance = ensure_instance(obj.conf.dagster_home)
-        with run_pipeline(_path(obj, file_), name, instance) as result:
+        with interruptible_wait(instance, log=console.print):  # SIGTERM/SIGINT while waiting
+            done = run_pipeline(_path(obj, file_), name, instance, tags=host_tags())
+        with done as result:
             for ev in result.all_events:
                 if ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
                     colour = "green" if ev.event_type_value == "STEP_SUCCESS" else "red"
@@ -90,14 +93,22 @@ def register(cli: click.Group, console) -> None:
 
     @cli.command()
     @click.option("--json", "as_json", is_flag=True)
+    @click.option("--release", "release_", metavar="RUN|LOCK", default=None,
+                  help="free the locks of a run (id or prefix) or every holder of a lock")
+    @click.option("--force", is_flag=True, help="with --release: even if the run looks alive")
     @click.pass_obj
-    def locks(obj, as_json):
-        """Task locks: holder run, pipeline, since when, state; and who is queued."""
-        from resources.locks import lock_table
+    def locks(obj, as_json, release_, force):
+        """Task locks: holder run, pipeline, since when, state; and who is queued. Locks held
+        by dead runs are released first."""
+        from resources.locks import existing_instance, lock_table, release, release_dead_holders
 
-        from .dagster.sync import ensure_instance
-
-        rows = lock_table(ensure_instance(obj.conf.dagster_home))
+        instance = existing_instance(obj.conf.dagster_home)  # never invent an empty one
+        freed = release(instance, release_, force) if release_ else []
+        freed += release_dead_holders(instance)
+        for r in freed:  # stderr: keeps --json output parseable
+            click.echo(f"released {', '.join(r['locks']) or 'nothing held'} of run "
+                       f"{r['run_id'][:8]}: {r['why']}", err=True)
+        rows = lock_table(instance)
         if as_json:
             console.print_json(json.dumps(rows, default=str))
             return

@@ -1,6 +1,7 @@
 """git clone/pull of private repositories. The token reaches git only through the
 environment of one process (an http.extraHeader via GIT_CONFIG_*), never through argv, a
-URL, a file, or any log line."""
+URL, a file, or any log line. User values never become git options: ones starting with '-'
+are refused and positional arguments always follow ``--``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 from pathlib import Path
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.redact import redact_text
 from databuild_assets.settings import secret
 
 from .shell import ProcessOutcome, run
@@ -31,6 +33,11 @@ def _secrets(token: str | None) -> list[str]:
 def sync_repo(slug: str, params: dict, default_dest: Path, log=None) -> ProcessOutcome:
     """git-clone, or git-pull (which clones when there is no checkout yet)."""
     repo = params["repo"]
+    for key in ("repo", "dest", "branch"):
+        value = params.get(key)
+        if isinstance(value, str) and value.lstrip().startswith("-"):
+            raise ConfigError(f"git task: {key} {redact_text(value)!r} starts with '-'; git "
+                              "would read it as an option, so it is refused")
     if "@" in repo.split("//", 1)[-1].split("/", 1)[0]:
         raise ConfigError("put the git token in an environment variable named by token_env, "
                           "not in the repository URL")
@@ -42,10 +49,11 @@ def sync_repo(slug: str, params: dict, default_dest: Path, log=None) -> ProcessO
     dest = Path(params.get("dest") or default_dest)
     env = _auth_env(token)
     if slug == "git-pull" and (dest / ".git").exists():
-        args = ["git", "-C", str(dest), "pull", "--ff-only"]
+        args = ["git", "-C", str(dest), "pull", "--ff-only", "--"]
     else:
         if dest.exists() and any(dest.iterdir()):
             raise ConfigError(f"cannot clone into {dest}: it exists and is not empty")
-        args = ["git", "clone"] + (["--branch", params["branch"]]
-                                                   if params.get("branch") else []) + [repo, str(dest)]
-    return run(args, env=env, secrets=_secrets(token), log=log, timeout=600)  # redacted
+        branch = ["--branch", params["branch"]] if params.get("branch") else []
+        args = ["git", "clone", *branch, "--", repo, str(dest)]  # `--`: never an option
+    return run(args, env=env, secrets=_secrets(token), log=log,
+               timeout=float(params.get("timeout") or 600))  # redacted, own process group
