@@ -72,56 +72,44 @@ def _task_op(pf, pipeline, task):
 
 def _make_task_op(pf, pipeline, task):
     pool = lock_key(task.slug, task.params, pipeline.target, pf.dbt_project_dir or DEFAULT_PROJECT)
-    is_sync = task.slug.startswith("airbyte-")
 
-    @dg.op(name=_op_name(pipeline, task), ins={"after": dg.In(dg.Nothing)}, pool=pool,
-           tags={"databuild/task": task.slug}, description=TASKS[task.slug].help)
-    def _op(context) -> dict:
+    @dg.op(name=_op_name(pipeline, task), ins={"after": dg.In(dg.Nothing)},
+           out=dg.Out(dg.Nothing), pool=pool, tags={"databuild/task": task.slug},
+           description=TASKS[task.slug].help)
+    def _op(context) -> None:
+        # Nothing in, Nothing out: ordering only, so the code location's default (partition)
+        # IO manager is never asked to store a task's result.
         result = _run_task(context, pf, pipeline, task)
-        context.add_output_metadata({"status": result["status"], "lock": pool or "-",
-                                     "message": result["message"][:1000]})
+        meta = {"status": result["status"], "lock": pool or "-",
+                "message": result["message"][:1000]}
         if result["ok"]:
-            return result
+            context.add_output_metadata(meta)
+            return
         tests_only = result.get("failed_tests") and not result.get("errors")
         if tests_only and pipeline.dbt_test_failures == "warn":
             context.log.warning(f"{task.name}: {result['message']} (dbt_test_failures: warn)")
-            return {**result, "ok": True, "status": "warned"}
-        if is_sync and pipeline.continue_on_sync_failure:
-            context.log.error(f"{task.name}: {result['message']} (continuing other syncs)")
-            return result
-        raise dg.Failure(description=f"{task.name}: {result['message']}",
-                         metadata={"status": result["status"]})
+            context.add_output_metadata({**meta, "status": "warned"})
+            return
+        raise dg.Failure(description=f"{task.name}: {result['message']}", metadata=meta)
 
     return _op
 
 
 def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition:
+    """Ops chained by Nothing dependencies. Under continue_on_sync_failure the syncs run side
+    by side (a failed one is a failed step, the others still run) and everything after them
+    waits for all of them; otherwise each task waits for the previous one."""
     ops = [(t, _task_op(pf, pipeline, t)) for t in pipeline.tasks]
-
-    @dg.op(name=re.sub(r"[^A-Za-z0-9_]", "_", f"{pipeline.name}__syncs_gate"),
-           ins={"results": dg.In(list[dict])},
-           description="Fails the pipeline after all syncs ran if any of them failed.")
-    def gate(context, results: list[dict]) -> None:
-        bad = [r["message"] for r in results if not r["ok"]]
-        if bad:
-            raise dg.Failure(description=f"{len(bad)} Airbyte sync(s) failed: " + "; ".join(bad))
 
     @dg.graph(name=re.sub(r"[^A-Za-z0-9_]", "_", pipeline.name))
     def _graph():
         previous = None
-        sync_results = []
         for task, op in ops:
-            is_sync = task.slug.startswith("airbyte-")
-            if is_sync and pipeline.continue_on_sync_failure:
-                res = op()  # syncs run independently; the gate waits for all of them
-                sync_results.append(res)
+            if task.slug.startswith("airbyte-") and pipeline.continue_on_sync_failure:
+                res = op()
+                previous = (previous if isinstance(previous, list) else []) + [res]
                 continue
-            if sync_results and previous is None:
-                previous = gate(sync_results)
-            res = op(after=previous) if previous is not None else op()
-            previous = res
-        if sync_results and previous is None:
-            gate(sync_results)
+            previous = op(after=previous) if previous is not None else op()
 
     return _graph.to_job(
         name=_graph.name, tags={PIPELINE_TAG: pipeline.name, "databuild/target": pipeline.target},
@@ -153,11 +141,11 @@ def schedules(pf: pl.PipelineFile, jobs: dict[str, dg.JobDefinition]) -> list:
             for p in pf.pipelines.values() if p.cron]
 
 
-def pipeline_definitions(pf: pl.PipelineFile) -> dg.Definitions:
+def pipeline_definitions(pf: pl.PipelineFile, **dbt_options) -> dg.Definitions:
     from .dbt_assets import dbt_definitions
 
     jobs = {p.name: pipeline_job(pf, p) for p in pf.pipelines.values()}
-    return dg.Definitions(assets=dbt_definitions(pf), jobs=list(jobs.values()) + manual_jobs(pf),
+    return dg.Definitions(assets=dbt_definitions(pf, **dbt_options), jobs=list(jobs.values()) + manual_jobs(pf),
                           schedules=schedules(pf, jobs))
 
 

@@ -120,6 +120,8 @@ def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir:
     project_dir = Path(project_dir or DEFAULT_PROJECT)
     if not (project_dir / "dbt_project.yml").exists():
         raise ConfigError(f"no dbt project at {project_dir} (dbt_project.yml missing)")
+    if target.type == "duckdb" and target.path:
+        Path(target.path).parent.mkdir(parents=True, exist_ok=True)  # dbt-duckdb will not
     with profiles_dir(target) as pdir, tempfile.TemporaryDirectory(prefix="dbt-target-") as tdir:
         env_backup = {}
         for k, v in dbt_env(target, params.get("env")).items():
