@@ -97,6 +97,8 @@ class SyncOutcome:
     records: int | None = None
     streams: tuple[str, ...] = ()
     stream_records: Mapping[str, int] = field(default_factory=dict)
+    error: str = ""  # why it did not succeed: lock_contention | transient | protocol | auth |
+    #                  config | job_failed | timeout | cancelled | api ("" when it succeeded)
     attempts: int = 1  # tries of the request that started the job (embedded: 1)
     retries: int = 0  # transient API failures retried during the whole operation
     duration_s: float = 0.0
@@ -127,10 +129,9 @@ class Redactor:
             self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: Any) -> str:
-        text = str(text)
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
+        from databuild_assets.core.redact import redact_text
+
+        return redact_text(str(text), self._secrets)  # values, then shapes (?token=, Bearer)
 
 
 def redact(text: Any, secrets: list[str]) -> str:

@@ -51,6 +51,11 @@ class AirbyteTransientError(AirbyteRequestError):
                                       f"(after {retries} retr{'y' if retries == 1 else 'ies'})")
 
 
+class AirbyteProtocolError(AirbyteTransientError):
+    """Airbyte (or something in front of it) answered 2xx with a body that is not a JSON
+    object, on every try. Retried like a transient fault: proxies and restarts do this."""
+
+
 class Interrupted(Exception):
     """The cancel event was set while waiting to retry."""
 
@@ -65,6 +70,21 @@ def _reason(e: requests.RequestException, timeout: float) -> str:
                                "getaddrinfo failed", "Temporary failure in name resolution")):
         return "host name does not resolve"
     return f"connection failed ({type(e).__name__})"
+
+
+def _json(resp: requests.Response):
+    if not resp.content:
+        return {}
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _not_json(resp: requests.Response) -> str:
+    kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+    snippet = " ".join(resp.text.split())[:80]
+    return f"HTTP {resp.status_code} with a body that is not JSON ({kind}: {snippet!r})"
 
 
 def _detail(resp: requests.Response) -> str:
@@ -107,6 +127,7 @@ class DatabuildAirbyteClient(AirbyteClient):
                         include_additional_request_headers: bool = True) -> Mapping[str, Any]:
         attempt = 0
         while True:
+            protocol = False
             session = self._get_session(
                 include_additional_request_headers=include_additional_request_headers)
             if self._access_token_value and self._on_token:
@@ -117,25 +138,27 @@ class DatabuildAirbyteClient(AirbyteClient):
             except requests.RequestException as e:
                 what, unreachable = _reason(e, self.request_timeout), True
             else:
-                if resp.status_code < 400:
+                body = _json(resp) if resp.status_code < 400 else None
+                if isinstance(body, Mapping):
                     self._last_attempts = attempt + 1
-                    if not resp.content:
-                        return {}
-                    body = resp.json()
                     if method == "POST" and url.endswith("/applications/token") and self._on_token:
                         self._on_token(str(body.get("access_token", "")))
                     return body
-                if resp.status_code not in TRANSIENT_STATUSES:
+                if resp.status_code < 400:  # 2xx that is not a JSON object: a proxy or UI page
+                    what, unreachable, protocol = _not_json(resp), False, True
+                elif resp.status_code not in TRANSIENT_STATUSES:
                     self._last_attempts = attempt + 1
                     raise AirbyteApiError(method, url, resp.status_code, _detail(resp))
-                what, unreachable = f"HTTP {resp.status_code}", False
+                else:
+                    what, unreachable = f"HTTP {resp.status_code}", False
             finally:
                 session.close()
             delay = min(self.request_retry_delay * (2 ** attempt), MAX_BACKOFF_S)
             past_deadline = self._deadline is not None and time.monotonic() + delay > self._deadline
             if attempt >= self.request_max_retries or past_deadline:
                 self._last_attempts = attempt + 1
-                raise AirbyteTransientError(method, url, what, attempt, unreachable)
+                err = AirbyteProtocolError if protocol else AirbyteTransientError
+                raise err(method, url, what, attempt, unreachable)
             attempt += 1
             self._retries += 1
             if self._on_retry:

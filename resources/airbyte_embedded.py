@@ -30,6 +30,9 @@ def _outcome(conn: AirbyteConnection, operation: str, status: str, message: str,
              **kw) -> SyncOutcome:
     message = log.redact(message)
     (log.info if status == "succeeded" else log.error)(message)
+    if status != "succeeded":
+        kw.setdefault("error", {"timed_out": "timeout", "cancelled": "cancelled"}.get(
+            status, "connector"))
     return SyncOutcome(connection=conn.name, mode="embedded", operation=operation,
                        status=status, message=message, **kw)
 

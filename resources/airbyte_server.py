@@ -15,6 +15,7 @@ from dagster_airbyte.translator import AirbyteJob, AirbyteJobStatusType
 from .airbyte import AirbyteConnection, Redactor, SafeLog, SyncOutcome
 from .airbyte_client import (
     AirbyteApiError,
+    AirbyteProtocolError,
     AirbyteRequestError,
     AirbyteTransientError,
     DatabuildAirbyteClient,
@@ -90,7 +91,7 @@ def server_run(conn: AirbyteConnection, operation: str, *, timeout: float, log,
             redactor.add(secret_value(var, env) if var else None)
         client = make_client(conn, env)
     except _MissingCredential as e:
-        return run.outcome("failed", str(e))
+        return run.outcome("failed", str(e), error="config")
     deadline = time.monotonic() + timeout
     client.configure_run(deadline=deadline, cancel_event=cancel_event, on_retry=slog.warning,
                          on_token=redactor.add)
@@ -100,7 +101,8 @@ def server_run(conn: AirbyteConnection, operation: str, *, timeout: float, log,
     except Interrupted:
         return run.stop(client, "cancelled", "cancelled while retrying a request (run terminated)")
     except AirbyteRequestError as e:
-        return run.outcome(*run.explain(e))
+        status, message, error = run.explain(e)
+        return run.outcome(status, message, error=error)
     except BaseException:
         # run termination (Dagster interrupts, KeyboardInterrupt): never leave the job behind
         if run.job_id is not None:
@@ -117,12 +119,16 @@ class _Run:
         self.client: DatabuildAirbyteClient | None = None
         self.ref = f"connection {conn.name!r} (Airbyte connection {conn.connection_id})"
 
-    def outcome(self, status: str, message: str, records: int | None = None) -> SyncOutcome:
+    def outcome(self, status: str, message: str, records: int | None = None,
+                error: str = "") -> SyncOutcome:
         message = self.log.redact(message)
         (self.log.info if status == "succeeded" else self.log.error)(message)
+        if status != "succeeded" and not error:
+            error = {"timed_out": "timeout", "cancelled": "cancelled",
+                     "already_running": "lock_contention"}.get(status, "api")
         return SyncOutcome(connection=self.conn.name, mode=self.conn.mode,
                            operation=self.operation, status=status, message=message,
-                           job_id=self.job_id, records=records, streams=self.streams,
+                           error=error, job_id=self.job_id, records=records, streams=self.streams,
                            attempts=self.attempts,
                            retries=self.client.retries if self.client else 0)
 
@@ -140,9 +146,10 @@ class _Run:
         running = self._running_jobs(client)
         if running:
             self.job_id = running[0].id
-            return self.outcome("already_running", f"{self.ref} already has Airbyte job "
-                                f"{self.job_id} ({running[0].status}); refused to start another "
-                                f"{self.operation}. Wait for it or cancel it in Airbyte.")
+            return self.outcome("already_running", f"lock contention: {self.ref} already has "
+                                f"Airbyte job {self.job_id} ({running[0].status}); refused to "
+                                f"start another {self.operation} (retriable). Wait for it or "
+                                "cancel it in Airbyte.")
         try:
             if self.operation == "sync":
                 started = client.start_sync_job(self.conn.connection_id)
@@ -151,8 +158,13 @@ class _Run:
                                                self._stream_refs(catalog, streams))
             else:
                 started = client.start_job(self.conn.connection_id, self.conn.clear_job_type)
-        finally:
+        except AirbyteRequestError as e:
             self.attempts = client.last_attempts
+            adopted = self._adopt(client, e)
+            if adopted is None:
+                raise
+            return self._poll(client, deadline, timeout, cancel_event)
+        self.attempts = client.last_attempts
         self.job_id = started.get("jobId") or (started.get("job") or {}).get("id")
         if self.job_id is None:
             return self.outcome("failed", f"{self.ref}: Airbyte accepted the {self.operation} "
@@ -172,6 +184,25 @@ class _Run:
             self.log.warning(f"could not list running jobs (HTTP {e.status}); starting anyway")
             return []
         return [j for j in jobs if j.status in RUNNING]
+
+    def _adopt(self, client, e: AirbyteRequestError):
+        """A start that was retried (after a 5xx, a timeout or a non-JSON answer) may have
+        created the job the first time; Airbyte then answers the retry 409. That job is ours:
+        find it in the connection's running jobs and poll it instead of giving up."""
+        if not (isinstance(e, AirbyteApiError) and e.status == 409 and self.attempts > 1):
+            return None
+        try:
+            running = self._running_jobs(client)
+        except AirbyteRequestError:
+            return None
+        if not running:
+            return None
+        job = max(running, key=lambda j: j.id)
+        self.job_id = job.id
+        self.log.warning(f"the {self.operation} start was retried {self.attempts - 1} time(s) "
+                         f"and Airbyte answered 409: adopted running Airbyte job {job.id} "
+                         "(created by the first try) and polling it")
+        return job
 
     def _stream_refs(self, catalog: list[dict], wanted: list[str]) -> list[dict[str, str]]:
         by_name = {s["stream"]["name"]: s["stream"] for s in catalog}
@@ -197,7 +228,12 @@ class _Run:
                     continue
             else:
                 time.sleep(wait)
-            job = AirbyteJob.from_job_details(client.get_job_details(self.job_id))
+            try:
+                job = AirbyteJob.from_job_details(client.get_job_details(self.job_id))
+            except AirbyteTransientError as e:  # 5xx, timeouts, non-JSON: the job goes on
+                self.log.warning(f"polling Airbyte job {self.job_id}: {e}; polling on until "
+                                 f"the {timeout:g} s deadline")
+                continue
             if job.status in RUNNING:
                 continue
             if job.status == AirbyteJobStatusType.SUCCEEDED:
@@ -207,7 +243,8 @@ class _Run:
                                     f"({self.operation}{what})", records=rows)
             if job.status in (AirbyteJobStatusType.FAILED, AirbyteJobStatusType.ERROR):
                 return self.outcome("failed", f"Airbyte job {job.id} failed ({self.operation} of "
-                                    f"{self.ref}); see the job's logs in the Airbyte UI")
+                                    f"{self.ref}); see the job's logs in the Airbyte UI",
+                                    error="job_failed")
             if job.status == AirbyteJobStatusType.CANCELLED:
                 return self.outcome("cancelled", f"Airbyte job {job.id} was cancelled in Airbyte "
                                     f"({self.operation} of {self.ref})")
@@ -229,23 +266,33 @@ class _Run:
         done = self.cancel(client) if self.job_id is not None else "no Airbyte job was started"
         return self.outcome(status, f"{self.operation} of {self.ref} {why}; {done}")
 
-    def explain(self, e: AirbyteRequestError) -> tuple[str, str]:
+    def explain(self, e: AirbyteRequestError) -> tuple[str, str, str]:
+        """(status, message, error kind) for a request that failed for good. Messages name
+        the failure class in words sensors/failures.py recognizes."""
         where = f"the Airbyte server at {e.host}" if e.host else "the Airbyte server"
         started = f" (Airbyte job {self.job_id})" if self.job_id is not None else ""
         if self.job_id is not None and not (isinstance(e, AirbyteApiError) and e.status == 409):
             started += f"; {self.cancel(self.client)}"
+        if isinstance(e, AirbyteProtocolError):
+            return "failed", (
+                f"protocol error: {e}{started}. Something that is not the Airbyte API answered "
+                f"(a proxy, login or UI page?): check rest_api_base_url ({where}); retriable, "
+                "it may be temporary"), "protocol"
         if isinstance(e, AirbyteTransientError):
             if e.unreachable:
                 return "failed", (
                     f"cannot reach {where} for {self.ref}: {e.what} on {e.method} {e.path} "
                     f"(after {e.retries} retries){started}. Check that Airbyte is running, that "
                     f"the connection's host/port or rest_api_base_url are right, and that this "
-                    f"machine can reach it (proxy, firewall, DNS).")
-            return "failed", f"{e}{started}; {where} keeps failing, check its health and logs"
+                    f"machine can reach it (proxy, firewall, DNS)."), "transient"
+            return "failed", (f"{e}{started}; {where} keeps failing, check its health and "
+                              "logs"), "transient"
         assert isinstance(e, AirbyteApiError)
         if e.status == 409:
-            return "already_running", (f"{self.ref} already has a job running in Airbyte; "
-                                       f"refused to start another {self.operation} ({e})")
+            return "already_running", (
+                f"lock contention: {self.ref} already has a job running in Airbyte; refused to "
+                f"start another {self.operation} ({e}); retriable once that job ends"), \
+                "lock_contention"
         if e.status in (401, 403):
             names = (f"client_id_env/client_secret_env ({self.conn.client_id_env}/"
                      f"{self.conn.client_secret_env})" if self.conn.client_id_env else
@@ -253,11 +300,12 @@ class _Run:
                      f"{self.conn.password_env})" if self.conn.username_env else
                      "client_id_env/client_secret_env (none set)")
             return "failed", (f"{where} refused the credentials for {self.ref} (HTTP {e.status})"
-                              f"{started}: check that {names} hold valid credentials")
+                              f"{started}: check that {names} hold valid credentials"), "auth"
         if e.status == 404 and "/connections/get" in e.path:
             return "failed", (f"{where} does not know {self.ref} (HTTP 404): check "
-                              f"connection_id and workspace_id ({self.conn.workspace_id})")
-        return "failed", f"{e}{started} ({self.ref})"
+                              f"connection_id and workspace_id ({self.conn.workspace_id})"), \
+                "config"
+        return "failed", f"{e}{started} ({self.ref})", "api"
 
 
 __all__ = ["server_run", "build_workspace", "make_client"]

@@ -49,6 +49,7 @@ _RETRIABLE_TEXT = re.compile("|".join([
     r"rate.?limit", r"throttl", r"service unavailable", r"bad gateway", r"internal server error",
     r"\block(?:ed)?\b", r"lock (?:timeout|contention|wait)", r"deadlock", r"database is locked",
     r"could not obtain lock", r"could not serialize", r"serialization failure",
+    r"\bHTTP 409\b", r"already (?:has a job )?running", r"protocol error",  # Airbyte (12B)
     r"resource temporarily unavailable", r"concurrency (?:limit|slot)",
     r"MATERIALIZE input\(s\) not live",  # an input vanished meanwhile: retry after it is rebuilt
 ]), re.I)

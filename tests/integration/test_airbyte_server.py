@@ -71,13 +71,51 @@ def test_5xx_that_outlast_the_retries_fail_naming_the_status_and_the_call(fake):
     assert len(fake.requests_to("POST", "/jobs")) == 3
 
 
-def test_an_api_outage_while_polling_fails_and_cancels_the_started_job(fake):
+def test_an_api_outage_while_polling_does_not_cancel_a_healthy_sync(fake):
+    conn = server_conn(fake, fake.add_connection("c-blip", Fault(
+        transient_5xx=6, transient_on=("poll",))), request_max_retries=1)
+    out = sync(conn, None, timeout=30, log=LOG)
+    assert out.status == "succeeded", out.message
+    assert fake.cancelled == [] and len(fake.jobs) == 1
+
+
+def test_an_api_outage_that_outlasts_the_deadline_times_out_and_cancels_the_job(fake):
     conn = server_conn(fake, fake.add_connection("c-outage", Fault(
-        "hang", transient_5xx=99, transient_on=("poll",))), request_max_retries=1)
-    out = sync(conn, None, timeout=10, log=LOG)
-    assert out.status == "failed" and out.job_id is not None
-    assert "HTTP 503" in out.message and f"Airbyte job {out.job_id} cancelled" in out.message
+        "hang", transient_5xx=10 ** 6, transient_on=("poll",))), request_max_retries=1)
+    out = sync(conn, None, timeout=1, log=LOG)
+    assert out.status == "timed_out" and out.error == "timeout" and out.job_id is not None
+    assert f"Airbyte job {out.job_id} cancelled" in out.message
     assert fake.cancelled == [out.job_id]
+
+
+@pytest.mark.parametrize("lost", ["5xx", "slow"])
+def test_a_retried_start_that_gets_409_adopts_the_job_its_first_try_created(fake, lost):
+    conn = server_conn(fake, fake.add_connection("c-lost", Fault(lost_start=lost, slow_s=2.5)),
+                       request_timeout=1)
+    out = sync(conn, None, timeout=30, log=LOG)
+    assert out.status == "succeeded", out.message
+    assert list(fake.jobs) == [out.job_id] and out.records == 42
+    assert out.attempts == 2 and fake.cancelled == []
+    assert [r.path for r in fake.requests_to("GET", "/jobs/" + str(out.job_id))]
+
+
+def test_an_answer_that_is_not_json_is_a_retriable_protocol_error_with_a_clear_message(fake):
+    from sensors.failures import classify
+
+    conn = server_conn(fake, fake.add_connection("c-html", Fault(html_on=("start",))),
+                       request_max_retries=1)
+    out = sync(conn, None, timeout=10, log=LOG)
+    assert out.status == "failed" and out.error == "protocol" and out.job_id is None
+    assert "not JSON (text/html" in out.message and "rest_api_base_url" in out.message
+    assert "JSONDecodeError" not in out.message
+    assert classify(out.message).kind == "retriable"
+
+
+def test_a_short_run_of_non_json_answers_while_polling_is_retried(fake):
+    conn = server_conn(fake, fake.add_connection("c-html-poll", Fault(
+        html_on=("poll",), html_count=2)))
+    out = sync(conn, None, timeout=10, log=LOG)
+    assert out.status == "succeeded" and out.retries == 2
 
 
 def test_a_failed_airbyte_job_fails_with_its_job_id(fake):
@@ -110,8 +148,11 @@ def test_a_job_that_outlives_the_timeout_is_cancelled_and_reported_as_timed_out(
 def test_a_409_from_airbyte_is_refused_as_already_running_without_retrying(fake):
     conn = server_conn(fake, fake.add_connection("c-busy", Fault("conflict")))
     out = sync(conn, None, timeout=10, log=LOG)
-    assert out.status == "already_running"
+    assert out.status == "already_running" and out.error == "lock_contention"
     assert "already has a job running" in out.message and "HTTP 409" in out.message
+    from sensors.failures import classify
+
+    assert classify(out.message).kind == "retriable"
     assert len(fake.requests_to("POST", "/jobs")) == 1 and out.retries == 0
     assert fake.cancelled == []
 

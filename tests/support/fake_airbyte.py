@@ -9,7 +9,10 @@ Faults (``Fault.kind``): success, failed, cancelled (by someone in Airbyte), han
 running until it is cancelled), conflict (POST /jobs answers 409 "already running"),
 running_elsewhere (the jobs list shows a running job), echo (POST /jobs answers 400 echoing the
 credentials it saw, like a careless proxy). ``transient_5xx`` answers N 503s before answering
-normally, on the requests named by ``transient_on``.
+normally, on the requests named by ``transient_on``. Like Airbyte, POST /jobs answers 409 while
+a job of the connection runs. ``lost_start`` ("5xx" or "slow") creates the job on the first
+POST /jobs but answers 502, or answers only after ``slow_s`` (past the client's timeout).
+``html_on`` answers 200 with an HTML page (not JSON) on those requests, ``html_count`` times.
 """
 
 from __future__ import annotations
@@ -34,6 +37,21 @@ class Fault:
     transient_on: tuple[str, ...] = ("start",)  # start | poll | get
     polls_before_done: int = 1
     rows: int = 42
+    lost_start: str = ""  # "" | "5xx" | "slow"
+    slow_s: float = 2.0
+    html_on: tuple[str, ...] = ()  # start | poll | get
+    html_count: int = 10 ** 6
+
+
+@dataclass
+class Slow:
+    seconds: float
+    payload: dict
+
+
+@dataclass
+class Html:
+    text: str = "<html><head><title>Sign in</title></head><body>proxy login</body></html>"
 
 
 @dataclass
@@ -58,6 +76,8 @@ class FakeAirbyte:
         self.cleared: list[dict] = []
         self._polls: dict[int, int] = {}
         self._five: dict[tuple[str, str], int] = {}
+        self._html: dict[tuple[str, str], int] = {}
+        self._lost: set[str] = set()
         self._next_job = 100
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -104,9 +124,16 @@ class FakeAirbyte:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 status, payload = fake._route(self.command, self.path, body, dict(self.headers))
-                data = json.dumps(payload).encode()
+                if isinstance(payload, Slow):
+                    time.sleep(payload.seconds)  # outside the fake's lock
+                    payload = payload.payload
+                ctype = "application/json"
+                if isinstance(payload, Html):
+                    data, ctype = payload.text.encode(), "text/html; charset=utf-8"
+                else:
+                    data = json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -158,7 +185,8 @@ class FakeAirbyte:
                 cid = (body or {}).get("connectionId")
                 if cid not in self.connections:
                     return 404, {"title": "not found", "detail": f"connection {cid} not found"}
-                return self._maybe_5xx(cid, "get") or (200, self.connections[cid])
+                return self._maybe_5xx(cid, "get") or self._maybe_html(cid, "get") or \
+                    (200, self.connections[cid])
             if method == "GET" and path == f"{REST}/jobs":
                 return 200, {"data": self._job_list(query.get("connectionId")), "next": ""}
             if method == "POST" and path == f"{REST}/jobs":
@@ -192,6 +220,15 @@ class FakeAirbyte:
                 return 503, {"title": "Service Unavailable", "detail": "temporarily overloaded"}
         return None
 
+    def _maybe_html(self, cid: str, where: str):
+        fault = self.faults.get(cid, Fault())
+        if where in fault.html_on:
+            used = self._html.get((cid, where), 0)
+            if used < fault.html_count:
+                self._html[(cid, where)] = used + 1
+                return 200, Html()
+        return None
+
     def _new_job(self, cid: str, job_type: str, status: str = "running") -> dict:
         self._next_job += 1
         job = {"jobId": self._next_job, "status": status, "jobType": job_type,
@@ -212,9 +249,13 @@ class FakeAirbyte:
         if cid not in self.connections:
             return 404, {"title": "not found", "detail": f"connection {cid} not found"}
         fault = self.faults[cid]
-        busy = self._maybe_5xx(cid, "start")
+        busy = self._maybe_5xx(cid, "start") or self._maybe_html(cid, "start")
         if busy:
             return busy
+        if any(j["connectionId"] == cid and j["status"] in ("running", "pending")
+               for j in self.jobs.values()):
+            return 409, {"title": "try-again-later", "status": 409,
+                         "detail": f"A sync is already running for: {cid}"}
         if fault.kind == "conflict":
             return 409, {"type": "https://reference.airbyte.com/reference/errors#try-again-later",
                          "title": "try-again-later", "status": 409,
@@ -224,11 +265,17 @@ class FakeAirbyte:
                          f"Authorization {headers.get('Authorization')} for client_secret "
                          f"{self.client_secret}"}
         job = self._new_job(cid, body.get("jobType", "sync"))
+        if fault.lost_start and cid not in self._lost:  # created, but the answer is lost
+            self._lost.add(cid)
+            if fault.lost_start == "5xx":
+                return 502, {"title": "Bad Gateway", "detail": "upstream reset"}
+            return 200, Slow(fault.slow_s, dict(job))
         return 200, dict(job)
 
     def _poll(self, job_id: int) -> tuple[int, dict]:
         job = self.jobs[job_id]
-        busy = self._maybe_5xx(job["connectionId"], "poll")
+        busy = self._maybe_5xx(job["connectionId"], "poll") or \
+            self._maybe_html(job["connectionId"], "poll")
         if busy:
             return busy
         self._polls[job_id] += 1
