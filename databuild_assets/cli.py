@@ -14,7 +14,8 @@ from rich.table import Table
 from . import settings as settings_mod
 from .core import DatabuildError, Graph
 from .core.errors import DefinitionError
-from .refspec import expand_all
+from .core.redact import redact_text
+from .refspec import MAX_REFS, expand_all
 
 _WIDTH = None if sys.stdout.isatty() else 160  # logs and CI get whole lines, not folds
 console = Console(highlight=False, width=_WIDTH)
@@ -37,7 +38,8 @@ def load_graph(spec: str) -> Graph:
 
 
 class Ctx:
-    def __init__(self, graph_spec, catalog, data_root):
+    def __init__(self, graph_spec, catalog, data_root, max_refs=MAX_REFS):
+        self.max_refs = max_refs
         self.conf = settings_mod.load()
         self.graph_spec = graph_spec or self.conf.graph
         # explicit options win; otherwise the graph's own binding, then the settings
@@ -57,14 +59,16 @@ class Ctx:
 @click.option("--catalog", help="Catalog URL, sqlite:///... or postgresql://... "
               "(DATABUILD_CATALOG_URL).")
 @click.option("--data-root", help="Folder of partition data (DATABUILD_DATA_ROOT).")
+@click.option("--max-refs", type=click.IntRange(min=1), default=MAX_REFS, show_default=True,
+              help="Most refs one request may expand to (ranges and {a,b} choices).")
 @click.pass_context
-def cli(ctx, graph_spec, catalog, data_root):
+def cli(ctx, graph_spec, catalog, data_root, max_refs):
     """Plan, build and inspect partitions of a databuild graph."""
-    ctx.obj = Ctx(graph_spec, catalog, data_root)
+    ctx.obj = Ctx(graph_spec, catalog, data_root, max_refs)
 
 
-def _refs(specs) -> list[str]:
-    refs = expand_all(specs)
+def _refs(specs, obj: Ctx | None = None) -> list[str]:
+    refs = expand_all(specs, obj.max_refs if obj else MAX_REFS)
     if not refs:
         raise click.UsageError("give at least one ref, e.g. orders/date=2024-01-01")
     return refs
@@ -74,10 +78,18 @@ def _refs(specs) -> list[str]:
 @click.argument("refs", nargs=-1)
 @click.option("--force", is_flag=True, help="Rebuild the requested refs even if fresh.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--script", "script", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the plan as a runnable shell script of executable-job invocations "
+                   "('-': stdout). Every job in the plan must be an executable job.")
 @click.pass_obj
-def plan(obj: Ctx, refs, force, as_json):
+def plan(obj: Ctx, refs, force, as_json, script):
     """Show what must run to build REFS, and what is skipped or delegated."""
-    g = obj.graph.plan(_refs(refs), force=force)
+    g = obj.graph.plan(_refs(refs, obj), force=force)
+    if script:
+        from .plan_script import write_script
+
+        write_script(obj.graph, g, script, console)
+        return
     if as_json:
         console.print_json(json.dumps(g.to_json()))
         return
@@ -100,11 +112,19 @@ def plan(obj: Ctx, refs, force, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--dagster", "via_dagster", is_flag=True,
               help="Run the plan as Dagster runs in the instance at DAGSTER_HOME (visible in the UI).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Default time limit per job, in seconds (DATABUILD_JOB_TIMEOUT; jobs may set "
+                   "their own). A job over its limit is killed with its whole process group.")
 @click.pass_obj
-def build(obj: Ctx, refs, force, as_json, via_dagster):
+def build(obj: Ctx, refs, force, as_json, via_dagster, timeout):
     """Build REFS and everything upstream that is missing or stale."""
+    import os
+
     from .progress import BuildProgress
 
+    if timeout:  # through the environment, so Dagster runs launched from here see it too
+        os.environ["DATABUILD_JOB_TIMEOUT"] = repr(float(timeout))
+    refs = _refs(refs, obj)
     progress = BuildProgress(console, enabled=not as_json)
     if via_dagster:
         progress.partitions()
@@ -112,11 +132,11 @@ def build(obj: Ctx, refs, force, as_json, via_dagster):
         if via_dagster:
             from .dagster.launcher import build_with_dagster
 
-            result = build_with_dagster(obj.graph, obj.graph_spec, _refs(refs),
+            result = build_with_dagster(obj.graph, obj.graph_spec, refs,
                                         dagster_home=obj.conf.dagster_home, force=force,
                                         on_event=progress.on_event)
         else:
-            result = obj.graph.build(_refs(refs), force=force, origin="cli",
+            result = obj.graph.build(refs, force=force, origin="cli",
                                      on_event=progress.on_event)
     if not via_dagster and result.manifests:
         _report_to_dagster(obj, result.manifests, required=False)
@@ -148,30 +168,72 @@ def _report_to_dagster(obj: Ctx, manifests, required: bool) -> None:
 def status(obj: Ctx, refs, dataset, as_json):
     """State of each partition (missing/building/live/stale/failed/tainted) and why."""
     graph = obj.graph
-    wanted = expand_all(refs) if refs else graph.known_refs(dataset)
+    wanted = _refs(refs, obj) if refs else graph.known_refs(dataset)
     statuses = graph.status(wanted)
     if as_json:
         console.print_json(json.dumps([s.to_json() for s in statuses.values()]))
         return
     colors = {"live": "green", "stale": "yellow", "missing": "dim", "failed": "red",
-              "tainted": "magenta", "building": "cyan"}
+              "tainted": "magenta", "building": "cyan", "damaged": "red"}
     table = Table(title=f"{len(statuses)} partition(s)")
     for col in ("ref", "state", "data version", "reasons"):
         table.add_column(col, overflow="fold")
     for ref, s in statuses.items():
         c = colors.get(s.state, "white")
-        table.add_row(ref, f"[{c}]{s.state}[/]", (s.data_version or "")[:12],
+        table.add_row(ref, f"[{c}]{s.label}[/]", (s.data_version or "")[:12],
                       "\n".join(s.reasons))
     console.print(table)
 
 
 @cli.command()
 @click.argument("refs", nargs=-1)
-@click.option("--force", is_flag=True)
+@click.option("--force", is_flag=True, help="Draw the plan of a forced rebuild.")
+@click.option("--plan", "as_plan", is_flag=True,
+              help="Draw the plan even when every ref is live (default: their provenance).")
+@click.option("--datasets", is_flag=True, help="Draw the dataset graph (which job makes what).")
 @click.pass_obj
-def mermaid(obj: Ctx, refs, force):
-    """Print the plan for REFS as a mermaid flowchart."""
-    click.echo(obj.graph.plan(_refs(refs), force=force).mermaid())
+def mermaid(obj: Ctx, refs, force, as_plan, datasets):
+    """Mermaid flowchart: the provenance of live REFS (from their manifests), else the plan
+    that would build them; --datasets: the dataset graph."""
+    from .core.render import dataset_mermaid, provenance_mermaid
+
+    if datasets:
+        click.echo(dataset_mermaid(obj.graph.registry))
+        return
+    wanted = _refs(refs, obj)
+    if not (force or as_plan):
+        st = obj.graph.status(wanted)
+        if all(s.state == "live" for s in st.values()):
+            click.echo(provenance_mermaid(obj.graph.catalog, [st[r].manifest_id for r in wanted]))
+            return
+    click.echo(obj.graph.plan(wanted, force=force).mermaid())
+
+
+@cli.command()
+@click.argument("refs", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def lookup(obj: Ctx, refs, as_json):
+    """Which job builds each of REFS, and with which config (outputs, inputs, args)."""
+    from .plan_script import lookup_configs
+
+    found = lookup_configs(obj.graph, _refs(refs, obj))
+    if as_json:
+        console.print_json(json.dumps(found))
+        return
+    for item in found:
+        console.print(f"[bold]{item['ref']}[/]  job [cyan]{item['job']}[/] "
+                      f"({item['kind']}, code {item['code_version']}, timeout "
+                      f"{item['timeout']:g} s)")
+        cfg = item["config"]
+        console.print(f"  outputs: {', '.join(cfg['outputs'])}")
+        for i in cfg["inputs"] or [{"dep_type": "-", "ref": "(none)"}]:
+            console.print(f"  input:   {i['ref']} [dim]({i['dep_type']})[/]")
+        if cfg["args"]:
+            console.print(f"  args:    {' '.join(cfg['args'])}")
+        if cfg["env"]:
+            console.print("  env:     " + " ".join(f"{k}={v}" for k, v in cfg["env"].items()))
+        console.print(f"  config hash: {item['hash']}")
 
 
 @cli.command()
@@ -263,26 +325,37 @@ from .cli_automation import register as _register_automation  # noqa: E402
 _register_automation(cli)
 
 
+def _interrupted(signum, _frame):
+    """SIGTERM like Ctrl-C: stop every job process group, then unwind (builds record it)."""
+    from .core.procs import kill_active_groups
+
+    kill_active_groups()
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupted)
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("aborted: interrupted; running jobs and their process groups were stopped")
         sys.exit(130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except DatabuildError as e:
-        err.print(f"[red]error:[/] {e}", soft_wrap=True)
+        err.print(f"[red]error:[/] {redact_text(str(e))}", soft_wrap=True, markup=True)
         sys.exit(2)
     except Exception as e:
         if debug:
             raise
-        err.print(f"[red]error:[/] unexpected {type(e).__name__}: {e} (rerun with --debug "
-                  "for the traceback)")
+        err.print(f"[red]error:[/] unexpected {type(e).__name__}: {redact_text(str(e))} "
+                  "(rerun with --debug for the traceback)")
         sys.exit(3)
 
 

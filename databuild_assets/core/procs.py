@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 
 PR_SET_PDEATHSIG = 1
 _ACTIVE: set[int] = set()  # process groups of running jobs in this process
+_IN_JOB = False  # True inside a job process: commands stay in the job's group
 _LOCK = threading.Lock()
 
 
@@ -89,24 +90,28 @@ def _child_preexec() -> None:  # runs in the forked child before exec: async-sig
 
 def run_command(argv: list[str], *, timeout: float, stdin: str | None = None,
                 env: dict | None = None) -> tuple[int | None, str, str]:
-    """Run argv in its own process group; on timeout kill the whole group.
-    Returns (exit code or None on timeout, stdout, stderr)."""
+    """Run argv in its own process group (inside a job process: in the job's group, which
+    the build kills whole); on timeout kill the group. Returns (exit code or None on
+    timeout, stdout, stderr)."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True, preexec_fn=_child_preexec)
-    with _LOCK:
-        _ACTIVE.add(proc.pid)
+                            start_new_session=not _IN_JOB, preexec_fn=_child_preexec)
+    own_group = not _IN_JOB
+    if own_group:
+        with _LOCK:
+            _ACTIVE.add(proc.pid)
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
         return proc.returncode, out, err
     except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
+        kill_group(proc.pid) if own_group else proc.kill()
         out, err = proc.communicate()
         return None, out, err
     finally:
-        kill_group(proc.pid)  # strays the command left behind
-        with _LOCK:
-            _ACTIVE.discard(proc.pid)
+        if own_group:
+            kill_group(proc.pid)  # strays the command left behind
+            with _LOCK:
+                _ACTIVE.discard(proc.pid)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -152,6 +157,8 @@ def run_isolated(work: Callable[[Connection], None], serve: Callable[[object], o
     if pid == 0:  # the job process
         code = 0
         try:
+            global _IN_JOB
+            _IN_JOB = True
             os.setsid()
             set_parent_death_signal(signal.SIGKILL)
             for s in (signal.SIGTERM, signal.SIGINT):
