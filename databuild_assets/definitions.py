@@ -1,8 +1,12 @@
 """Dagster entry point. Thin: load the configured graph and pipelines, apply the adapters.
 
 Loaded lazily (``@dg.definitions``) so importing this module reads no environment and
-builds nothing (the dbt manifest is prepared on first load).
+builds nothing (the dbt manifest is prepared on first load). On top of the adapters:
+the `request_build` job, schedules of partitioned asset jobs that declare one, and the
+failure-class hook that decides Dagster's run retries (``dagster/retries.py``).
 """
+
+import logging
 
 import dagster as dg
 
@@ -10,14 +14,27 @@ from databuild_assets import settings
 from databuild_assets.cli import load_graph
 from databuild_assets.dagster import build_definitions
 
+log = logging.getLogger("databuild.definitions")
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    from databuild_assets.dagster.request_build import request_build_job
+    from databuild_assets.dagster.retries import with_retry_classes
+    from databuild_assets.dagster.schedules import asset_job_schedules
+
     conf = settings.load()
-    parts = [build_definitions(load_graph(conf.graph))]
+    if not conf.dagster_home_shared:
+        log.warning("DAGSTER_HOME is not set (or is a temporary folder): runs go to a "
+                    "throwaway instance that `databuild ui` does not show. Use `databuild "
+                    "dagster ...` or export DAGSTER_HOME=%s", conf.dagster_home)
+    graph = load_graph(conf.graph)
+    assets = build_definitions(graph)
+    parts = [assets, dg.Definitions(jobs=[request_build_job(graph)],
+                                    schedules=asset_job_schedules(graph, assets.jobs or []))]
     if conf.pipelines_file.is_file():
         from resources.dagster_pipelines import pipeline_definitions
         from resources.pipelines import load
 
         parts.append(pipeline_definitions(load(conf.pipelines_file)))
-    return dg.Definitions.merge(*parts)
+    return with_retry_classes(dg.Definitions.merge(*parts))

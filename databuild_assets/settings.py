@@ -18,6 +18,7 @@ class Settings:
     pipelines_file: Path = Path("pipelines.yaml")
     airbyte_home: Path = Path(".databuild/airbyte")  # connector venvs: installed once, shared
     target: str = "dev"  # warehouse target of the example graph (pipelines.yaml targets)
+    dagster_home_shared: bool = True  # False: DAGSTER_HOME unset or a `dagster dev` temp dir
     job_timeout: float = 3600.0  # seconds a job may run unless it sets its own timeout
 
 
