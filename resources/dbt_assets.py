@@ -1,6 +1,7 @@
 """dbt models as Dagster assets (tests as asset checks), built from the lazily prepared
-manifest. Sources named `databuild` map onto databuild datasets, so lineage runs from the
-ingested partitions through dbt models."""
+manifest. One asset key per table: sources named `databuild` and models that a databuild
+job builds (``datasets``) take the databuild dataset's key; those models are left out of
+the dbt assets, so the databuild job is their single definition and lineage is one graph."""
 
 
 import json
@@ -15,13 +16,19 @@ from .locks import lock_key
 
 
 class Translator(DagsterDbtTranslator):
+    def __init__(self, datasets=frozenset(), **kwargs):
+        super().__init__(**kwargs)
+        self.datasets = frozenset(datasets)
+
     def get_asset_key(self, dbt_resource_props) -> dg.AssetKey:
+        name = dbt_resource_props["name"]
         if dbt_resource_props["resource_type"] == "source":
             if dbt_resource_props["source_name"] == "databuild":
-                return dg.AssetKey([dbt_resource_props["name"]])
-            return dg.AssetKey(["airbyte", dbt_resource_props["source_name"],
-                                dbt_resource_props["name"]])
-        return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
+                return dg.AssetKey([name])
+            return dg.AssetKey(["airbyte", dbt_resource_props["source_name"], name])
+        if name in self.datasets:  # built by a databuild job: the same asset node
+            return dg.AssetKey(name.split("/"))
+        return dg.AssetKey(["warehouse", name])
 
     def get_group_name(self, dbt_resource_props) -> str:
         return "dbt"
@@ -32,16 +39,33 @@ class DbtRunConfig(dg.Config):
     date: str = ""  # the partition date passed as --vars {date: ...}
 
 
-def dbt_definitions(pf: pl.PipelineFile) -> list[dg.AssetsDefinition]:
+def _models_built_by_databuild(manifest, datasets) -> list[str]:
+    data = json.loads(Path(manifest).read_text()) if not isinstance(manifest, dict) else manifest
+    return sorted(n["name"] for n in data.get("nodes", {}).values()
+                  if n.get("resource_type") in ("model", "seed", "snapshot")
+                  and n["name"] in datasets)
+
+
+def dbt_definitions(pf: pl.PipelineFile, datasets=frozenset(),
+                    target: str | None = None) -> list[dg.AssetsDefinition]:
+    """``datasets``: databuild dataset names (dbt models of the same name are theirs);
+    ``target``: the run's warehouse target (settings' DATABUILD_TARGET, passed in), which
+    also picks the dbt task-lock pool."""
     project = pf.dbt_project_dir or DEFAULT_PROJECT
     if not (project / "dbt_project.yml").exists() or not pf.targets:
         return []
     manifest = dbt_manifest(str(project))
-    default_target = "dev" if "dev" in pf.targets else sorted(pf.targets)[0]
+    default_target = target if target in pf.targets else (
+        "dev" if "dev" in pf.targets else sorted(pf.targets)[0])
+    excluded = _models_built_by_databuild(manifest, set(datasets))
 
-    @dbt_assets(manifest=manifest, dagster_dbt_translator=Translator(), name="dbt_models",
+    class RunConfig(DbtRunConfig):
+        target: str = default_target
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=Translator(datasets),
+                name="dbt_models", exclude=" ".join(excluded) or None,
                 pool=lock_key("dbt-build", {}, default_target, project))
-    def _models(context: dg.AssetExecutionContext, config: DbtRunConfig):
+    def _models(context: dg.AssetExecutionContext, config: RunConfig):
         target = pf.targets[config.target]
         args = ["build"] + (["--vars", json.dumps({"date": config.date})] if config.date else [])
         with profiles_dir(target) as pdir:

@@ -1,17 +1,18 @@
 """Turn any databuild Graph into Dagster definitions: one multi-asset per job."""
 
 
-import datetime as dt
 import logging
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
-from ..core import DatabuildError, Graph, Job
+from ..core import Graph, Job
 from ..core.errors import DefinitionError
-from ..core.refs import DateDim, PartitionPattern, StaticDim
-from .partitions import dynamic_name, key_to_ref, kind_of, partitions_def, ref_to_key
-from .reporting import CHECK_NAME, asset_key, freshness_evaluation, materialization
+from .mappings import lineage
+from .partitions import dynamic_name, kind_of, partition_mapping, partitions_def
+from .reporting import CHECK_NAME, asset_key
+from .steps import report, run_step, step_refs
 
 log = logging.getLogger("databuild.dagster")
 FORCE_TAG = "databuild/force"
@@ -24,29 +25,15 @@ class PartitionSelection(dg.Config):
     refs: list[str] = []
 
 
-def _sample_ref(p: PartitionPattern) -> str:
-    values = {}
-    for d in p.dims:
-        if isinstance(d, DateDim):
-            values[d.name] = (dt.date.fromisoformat(d.start) + dt.timedelta(days=30)).isoformat()
-        elif isinstance(d, StaticDim):
-            values[d.name] = d.values[0]
-        else:
-            values[d.name] = "sample"
-    return p.format(**values)
-
-
 def upstream_datasets(graph: Graph, job: Job) -> set[str]:
-    """Dataset-level lineage: declared ``upstream`` patterns, else configure() of a sample."""
-    declared = getattr(job, "upstream", None)
-    if declared:
-        return {p.dataset for p in declared}
+    """Dataset-level lineage (MATERIALIZE and QUERY parents), for the propagation sensor."""
     try:
-        configs = job.configure([_sample_ref(job.outputs[0])])
-        return {graph.registry.dataset(d.ref) for c in configs for d in c.inputs}
-    except Exception as e:  # lineage is a nicety; never block loading definitions
+        lin = lineage(graph.registry, job)
+    except Exception as e:  # the definitions report it; sensors never break on it
         log.warning("could not infer lineage of job %s: %s", job.label, e)
         return set()
+    return {d.parent for deps in lin.deps.values() for d in deps} | {
+        q for qs in lin.queries.values() for q in qs}
 
 
 def _partitions_for(job: Job):
@@ -66,17 +53,72 @@ def dynamic_partitions_name(job: Job) -> str | None:
     return pdef.name if isinstance(pdef, dg.DynamicPartitionsDefinition) else None
 
 
+def warehouse_pool(job: Job) -> str | None:
+    """The task-lock pool of a job that writes a warehouse target (dbt or Airbyte into it):
+    the same key as the dbt tasks of that target, so they never run side by side."""
+    if getattr(job, "pool", None):
+        return job.pool
+    env = getattr(job, "env", None)
+    target, project = getattr(env, "target", None), getattr(env, "dbt_project", None)
+    if target is None or not ({"dbt", "airbyte"} & set(getattr(job, "kinds", ()) or ())):
+        return None
+    from resources.dbt import DEFAULT_PROJECT
+    from resources.locks import lock_key
+
+    return lock_key("dbt-build", {}, target.name, Path(project or DEFAULT_PROJECT))
+
+
+def _deps(graph: Graph, job: Job, lin) -> dict[str, list[dg.AssetDep]]:
+    """Per output dataset: its AssetDeps with the partition mapping configure() implies.
+    Dagster keeps one mapping per parent for a multi-asset: outputs must agree."""
+    per_parent: dict[str, tuple] = {}
+    out: dict[str, list[dg.AssetDep]] = {}
+    for child in job.outputs:
+        out[child.dataset] = []
+        for dep in lin.deps.get(child.dataset, []):
+            parent = graph.registry.patterns[dep.parent]
+            mapping = partition_mapping(dep, child, parent)
+            seen = per_parent.setdefault(dep.parent, (dep, mapping))
+            if seen[1] != mapping:
+                raise DefinitionError(
+                    f"job {job.label!r}: its outputs read {dep.parent} differently "
+                    f"({seen[0].describe()} vs {dep.describe()}); Dagster keeps one partition "
+                    "mapping per parent of a multi-asset: split the job")
+            out[child.dataset].append(dg.AssetDep(asset_key(dep.parent),
+                                                  partition_mapping=mapping))
+    return out
+
+
+def _description(job: Job, lin, dataset: str) -> str | None:
+    text = job.description or (job.__doc__ or "").strip()
+    deps = lin.deps.get(dataset, [])
+    mapped = [f"{d.parent} ({d.describe()})" for d in deps if any(
+        r.kind != "identity" for r in d.rules)]
+    if mapped:
+        text += "\n\nReads per partition: " + "; ".join(mapped) + "."
+    if lin.queries.get(dataset):
+        text += ("\n\nQUERY inputs (read if live, never built for it, absence is fine): "
+                 + ", ".join(sorted(lin.queries[dataset])) + ".")
+    return text.strip() or None
+
+
 def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDefinition:
     pdef = _partitions_for(job)
-    ups = sorted(upstream_datasets(graph, job) - {p.dataset for p in job.outputs})
+    lin = lineage(graph.registry, job)
+    deps = _deps(graph, job, lin)
     kinds = set(getattr(job, "kinds", None) or ["python"]) | {"parquet"}
     specs = [dg.AssetSpec(
-        key=asset_key(p.dataset), deps=[asset_key(u) for u in ups], group_name=job.group,
-        description=(job.description or (job.__doc__ or "").strip() or None),
+        key=asset_key(p.dataset), deps=deps[p.dataset], group_name=job.group,
+        description=_description(job, lin, p.dataset),
         code_version=str(job.code_version), kinds=kinds, owners=list(job.owners) or None,
         skippable=True,
         metadata={"databuild/pattern": p.template, "databuild/dataset_version": p.version,
-                  "databuild/job": job.label, "databuild/partitioning": kind_of(p)})
+                  "databuild/job": job.label, "databuild/partitioning": kind_of(p),
+                  **({"databuild/query_inputs": dg.MetadataValue.json(
+                      sorted(lin.queries[p.dataset]))} if lin.queries.get(p.dataset) else {}),
+                  **({"databuild/partition_lineage": dg.MetadataValue.json(
+                      {d.parent: d.describe() for d in lin.deps[p.dataset]})}
+                     if lin.deps.get(p.dataset) else {})})
         for p in job.outputs]
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned checks
     checks = [dg.AssetCheckSpec(CHECK_NAME, asset=asset_key(p.dataset), partitions_def=pdef,
@@ -87,85 +129,26 @@ def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDe
 
     @dg.multi_asset(name=job.label, specs=specs, check_specs=checks, partitions_def=pdef,
                     backfill_policy=dg.BackfillPolicy.single_run(), can_subset=True,
-                    required_resource_keys={io_key}, op_tags={"databuild/job": job.label})
+                    required_resource_keys={io_key}, op_tags={"databuild/job": job.label},
+                    pool=warehouse_pool(job))
     def _asset(context: dg.AssetExecutionContext, config: PartitionSelection):
         io = getattr(context.resources, io_key)
         bound = graph.bind(io.resolved_catalog_url, io.resolved_data_root)
-        refs = list(config.refs) or _refs_of_run(context, patterns, pdef)
+        if config.refs:
+            refs = list(config.refs)
+        else:
+            own, extra = step_refs(context, bound, patterns, pdef)
+            if extra:
+                context.log.info(f"also building {len(extra)} partition(s) that other assets "
+                                 f"of this run read: {', '.join(extra[:10])}")
+            refs = own + extra
         force = context.run.tags.get(FORCE_TAG, "").lower() == "true"
-        try:
-            result = bound.build(refs, force=force, origin="dagster", upstream=False,
-                                 run_id=context.run_id,
-                                 build_id=context.run.tags.get(BUILD_TAG, None) and
-                                 f"{context.run.tags[BUILD_TAG]}-{context.run_id[:8]}",
-                                 logger=context.log)
-        except DatabuildError as e:
-            raise dg.Failure(description=str(e)) from None
-        yield from _report(context, bound, refs, result, patterns, pdef)
+        build_id = context.run.tags.get(BUILD_TAG, None) and \
+            f"{context.run.tags[BUILD_TAG]}-{context.run_id[:8]}"
+        result, failed = run_step(context, bound, job, refs, force, build_id)
+        yield from report(context, bound, refs, result, failed)
 
     return _asset
-
-
-def _refs_of_run(context, patterns, pdef) -> list[str]:
-    keys = context.partition_keys if pdef is not None else [None]
-    refs = []
-    for akey in context.selected_asset_keys:
-        refs += [key_to_ref(patterns[akey], k) for k in keys]
-    return refs
-
-
-def _report(context, graph: Graph, refs, result, patterns, pdef):
-    by_ref = {m.ref: m for m in result.manifests}
-    fresh_ids = {r: s.manifest_id for r, s in result.plan.skipped.items()}
-    fresh_ids.update({r: None for r in result.cut_off})
-    statuses = graph.status(refs)
-    skipped_ms = graph.catalog.manifests(s.manifest_id for s in statuses.values() if s.manifest_id)
-    events = []
-    for ref in refs:
-        p = graph.registry.pattern(ref)
-        key = ref_to_key(p, ref)
-        st = statuses[ref]
-        m = by_ref.get(ref)
-        if m is not None:
-            events.append(materialization(p.dataset, key, m, graph.data_root))
-        elif ref in fresh_ids and st.manifest_id in skipped_ms:
-            events.append(materialization(p.dataset, key, skipped_ms[st.manifest_id],
-                                          graph.data_root, skipped=True))
-        else:
-            continue
-        events.append(freshness_evaluation(p.dataset, key, st))
-    single = pdef is None or len(context.partition_keys) == 1
-    failed = {**result.failed, **result.blocked}
-    if single and not failed:
-        for ev in events:  # one partition: the normal Dagster results, no fan-out issue
-            if isinstance(ev, dg.AssetMaterialization):
-                yield dg.MaterializeResult(asset_key=ev.asset_key, metadata=ev.metadata,
-                                           data_version=dg.DataVersion(
-                                               ev.tags["dagster/data_version"]),
-                                           tags={k: v for k, v in ev.tags.items()
-                                                 if k != "dagster/data_version"})
-            else:
-                yield dg.AssetCheckResult(asset_key=ev.asset_key, check_name=ev.check_name,
-                                          passed=ev.passed, metadata=ev.metadata,
-                                          severity=ev.severity)
-        return
-    if not failed:
-        # One result per asset first, so downstream steps of the same run (a UI "materialize
-        # all" over a range) are not skipped; the per-partition events logged next are the
-        # latest records, so each partition keeps its own data version and metadata.
-        for akey in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=akey, metadata={
-                "databuild/partitions": dg.MetadataValue.int(len(refs)),
-                "databuild/note": "per-partition versions are in the next event"})
-    for ev in events:
-        context.log_event(ev)
-    if failed:
-        first = sorted(failed.items())[0]
-        raise dg.Failure(
-            description=f"{len(failed)} of {len(refs)} partition(s) failed; first: "
-                        f"{first[0]}: {first[1]}",
-            metadata={"failed": dg.MetadataValue.json(failed),
-                      "built": dg.MetadataValue.int(len(result.manifests))})
 
 
 def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import dagster as dg
 
@@ -108,3 +109,87 @@ def key_to_ref(pattern: PartitionPattern, key: str | None) -> str:
     else:
         values = {pattern.dims[0].name: key}
     return pattern.format(**values)
+
+
+def dagster_dims(pattern: PartitionPattern) -> list[tuple[str, list[str]]]:
+    """Multi-partition dimensions: (Dagster dimension name, the pattern dims it holds)."""
+    if kind_of(pattern) == "multi":
+        return [(d.name, [d.name]) for d in pattern.dims]
+    return [(name, [d.name for d in ds]) for name, ds in _groups(pattern)]
+
+
+def partition_mapping(dep, child: PartitionPattern, parent: PartitionPattern):
+    """The Dagster PartitionMapping drawing ``dep`` (a mappings.Dependency); None: Dagster's
+    default is right (unpartitioned parent). Raises DefinitionError naming the job and the
+    mapping it would need when Dagster has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # multi mappings are "beta" in Dagster
+        return _partition_mapping(dep, child, parent)
+
+
+def _partition_mapping(dep, child: PartitionPattern, parent: PartitionPattern):
+    from ..core.errors import DefinitionError
+
+    ck, pk = kind_of(child), kind_of(parent)
+    rules = {r.parent_dim: r for r in dep.rules}
+    if pk == "none":
+        return None
+
+    def fail(need: str):
+        return DefinitionError(
+            f"job {dep.job!r}: {child.dataset} reads {parent.dataset} as ({dep.describe()}); "
+            f"Dagster would need {need}, which it does not have for {ck} -> {pk} partitions. "
+            "Declare `upstream` on the job with a mapping Dagster can draw, or repartition")
+
+    def single(rule):
+        if rule.kind == "all":
+            return dg.AllPartitionMapping()
+        if rule.kind == "identity":
+            return (dg.TimeWindowPartitionMapping() if isinstance(parent.dim(rule.parent_dim),
+                                                                  DateDim)
+                    else dg.IdentityPartitionMapping())
+        return dg.TimeWindowPartitionMapping(start_offset=rule.start, end_offset=rule.end,
+                                             allow_nonexistent_upstream_partitions=True)
+
+    if all(r.kind == "all" for r in dep.rules):
+        return dg.AllPartitionMapping()
+    if ck == "none":
+        raise fail("a mapping from an unpartitioned asset to some partitions")
+    if "dynamic" in (ck, pk):
+        if ck == pk and set(child.dim_names) == set(parent.dim_names) and all(
+                r.kind == "identity" and r.child_dim == r.parent_dim for r in dep.rules):
+            return dg.IdentityPartitionMapping()
+        raise fail("a mapping between dynamic partition keys other than identity")
+    multi = ("multi", "multi_product")
+    if ck not in multi and pk not in multi:
+        return single(rules[parent.dims[0].name])
+    if pk not in multi:  # multi child, single-dimension parent
+        rule = rules[parent.dims[0].name]
+        groups = [name for name, ds in dagster_dims(child) if ds == [rule.child_dim]]
+        if rule.kind != "identity" or not groups:
+            raise fail(f"a {rule.describe()} mapping from one dimension of a multi-partition "
+                       "asset (MultiToSingleDimensionPartitionMapping maps identity only)")
+        return dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=groups[0])
+    if ck not in multi:  # single-dimension child, multi parent: the rest must be fan-in
+        cdim = child.dims[0].name
+        shared = [r for r in dep.rules if r.kind != "all"]
+        groups = [name for name, ds in dagster_dims(parent)
+                  if shared and ds == [shared[0].parent_dim]]
+        if len(shared) != 1 or shared[0].kind != "identity" or shared[0].child_dim != cdim \
+                or not groups:
+            raise fail("a MultiToSingleDimensionPartitionMapping with a window or several "
+                       "mapped dimensions")
+        return dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=groups[0])
+    cgroups = dagster_dims(child)
+    mapped = {}
+    for name, ds in dagster_dims(parent):
+        rs = [rules[d] for d in ds]
+        if all(r.kind == "all" for r in rs):
+            continue  # unmapped dimensions are all-to-all in a MultiPartitionMapping
+        target = [cn for cn, cds in cgroups if cds == [r.child_dim for r in rs]]
+        if not target or not (len(rs) == 1 or all(r.kind == "identity" for r in rs)):
+            raise fail(f"a per-dimension mapping for {name!r} ({'; '.join(r.describe() for r in rs)})")
+        mapping = single(rs[0]) if len(rs) == 1 else dg.IdentityPartitionMapping()
+        mapped[name] = dg.DimensionPartitionMapping(dimension_name=target[0],
+                                                    partition_mapping=mapping)
+    return dg.MultiPartitionMapping(mapped)

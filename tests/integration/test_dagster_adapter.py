@@ -31,7 +31,9 @@ def test_defs_have_one_asset_per_dataset_with_partitions_that_follow_the_pattern
     assert "2024-01-14|region=eu;channel=web" in rs.get_partition_keys()
     parents = {k: {p.to_user_string() for p in ag.get(dg.AssetKey(k)).parent_keys} for k in keys}
     assert parents["trailing_revenue"] == {"orders_clean"}
-    assert parents["orders_clean"] == {"orders", "fx_rates"}  # QUERY deps are lineage too
+    assert parents["orders_clean"] == {"orders"}  # QUERY inputs: described, not edges
+    assert ag.get(dg.AssetKey("orders_clean")).metadata["databuild/query_inputs"].value == [
+        "fx_rates"]
     assert parents["region_sales"] == {"orders_clean"} and parents["orders"] == set()
 
 
