@@ -1,5 +1,6 @@
 """External executables are jobs like any other, and their failures are clear."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -53,3 +54,18 @@ def test_protocol_violations_and_missing_programs_are_clear_errors(tmp_path, cat
     g2 = graph(tmp_path, catalog_url, command=["/nonexistent/prog"])
     with pytest.raises(ExecutableJobError, match="not found"):
         g2.plan(["ext/date=2024-01-01"])
+
+
+def test_config_env_reaches_the_program_on_top_of_the_inherited_environment_and_args_are_argv(
+        tmp_path, catalog_url):
+    from tests.support.probe_graph import make as probe
+
+    config = {"args": ["--mode", "fast"], "env": {"PROBE_VAR": "hello", "OTHER": "x y"}}
+    g = probe(Catalog.open(catalog_url), tmp_path / "data", config)
+    result = g.build(["probe/d=1"])
+    assert result.ok, result.failed
+    row = g.store.read(result.manifests[0].path).iloc[0]
+    assert json.loads(row.argv) == ["--mode", "fast"]  # argv, after 'exec'
+    assert json.loads(row.stdin_args) == ["--mode", "fast"]  # and still in the request
+    assert json.loads(row.arrived) == {"PROBE_VAR": True, "OTHER": True}
+    assert bool(row.has_path) and bool(row.stdin_env_ok)
