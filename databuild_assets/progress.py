@@ -49,14 +49,19 @@ class BuildProgress:
 
     def print_summary(self, result) -> None:
         s = result.summary()
-        if s["partitions_built"] == 0 and s["failed"] == 0 and s["blocked"] == 0:
+        if not any(s.get(k) for k in ("partitions_built", "cached", "delegated", "failed",
+                                      "blocked")):
             self.console.print(f"[green]null build:[/] everything requested is live and fresh "
                                f"({s['skipped']} partition(s) checked in {s['seconds']}s)")
         colour = "green" if result.ok else "red"
+        outcomes = s.get("delegated_outcomes") or {}
+        delegated = f"delegated {s['delegated']}" + (
+            f" ({', '.join(f'{v} {k}' for k, v in sorted(outcomes.items()))})" if outcomes else "")
         self.console.print(
             f"[{colour}]build {s['build_id']} {'succeeded' if result.ok else 'FAILED'}[/]: "
             f"jobs run {s['jobs_run']}, partitions built {s['partitions_built']}, "
-            f"skipped {s['skipped']}, delegated {s['delegated']}, failed {s['failed']}, "
+            f"skipped {s['skipped']} (fresh), cut off {s.get('cut_off', 0)}, "
+            f"cached {s.get('cached', 0)}, {delegated}, failed {s['failed']}, "
             f"blocked {s['blocked']} in {s['seconds']}s")
         for ref, msg in sorted(result.failed.items())[:10]:
             self.console.print(f"  [red]failed[/] {ref}: {msg}")

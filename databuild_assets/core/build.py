@@ -1,13 +1,16 @@
-"""Execute a plan in process: claim, re-check, run, commit; delegate to concurrent builds."""
+"""Execute a plan in process: claim, re-check, run (or reuse), commit; wait for what other
+builds hold and take their outcome (or take over when they die)."""
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .action_cache import lookup as cache_lookup
 from .catalog import Event
 from .config import JobConfig
 from .executor import Executor
@@ -16,16 +19,19 @@ from .planner import JobGraph
 
 HEARTBEAT_SECONDS = 5.0
 POLL_SECONDS = 0.2
+MAX_TAKEOVERS = 5  # nested takeovers of refs whose holders died, per build
 
 
 @dataclass
 class BuildResult:
     build_id: str
     plan: JobGraph
-    manifests: list[PartitionManifest] = field(default_factory=list)
+    manifests: list[PartitionManifest] = field(default_factory=list)  # built or cached
     failed: dict[str, str] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)  # not run: an input failed
     cut_off: list[str] = field(default_factory=list)  # fresh after all when their turn came
+    cached: list[str] = field(default_factory=list)  # republished from the action cache
+    delegated: dict[str, str] = field(default_factory=dict)  # ref -> live|failed|taken over
     jobs_run: int = 0
     seconds: float = 0.0
 
@@ -34,10 +40,14 @@ class BuildResult:
         return not self.failed and not self.blocked
 
     def summary(self) -> dict:
+        cached = set(self.cached)
+        built = sum(1 for m in self.manifests if m.ref not in cached)
         return {
             "build_id": self.build_id, "ok": self.ok, "jobs_run": self.jobs_run,
-            "partitions_built": len(self.manifests), "skipped": len(self.plan.skipped),
-            "delegated": len(self.plan.delegated) + len(self.cut_off),
+            "built": built, "partitions_built": built, "skipped": len(self.plan.skipped),
+            "cut_off": len(self.cut_off), "cached": len(cached),
+            "delegated": len(self.delegated),
+            "delegated_outcomes": dict(collections.Counter(self.delegated.values())),
             "failed": len(self.failed), "blocked": len(self.blocked),
             "seconds": round(self.seconds, 3),
         }
@@ -56,16 +66,13 @@ class _Heartbeat(threading.Thread):
                 pass
 
 
-def _wait_for(graph, refs: list[str], build_id: str, timeout: float | None = None) -> None:
+def _wait_for(graph, refs: list[str], build_id: str) -> None:
     """Block while another live build holds any of ``refs``."""
-    deadline = None if timeout is None else time.time() + timeout
     while True:
         rows = graph.catalog.partitions(refs)
         owners = {r.owner for r in rows.values()
                   if r.state == "building" and r.owner and r.owner != build_id}
         if not owners or not graph.catalog.alive_builds(owners):
-            return
-        if deadline and time.time() > deadline:
             return
         time.sleep(POLL_SECONDS)
 
@@ -76,30 +83,24 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
               upstream: bool = True, logger=None) -> BuildResult:
     build_id = build_id or uuid.uuid4().hex[:12]
     catalog, started = graph.catalog, time.time()
+    # a rejected request writes nothing: refs, lookup and planning are checked first
+    plan = graph.plan(refs, force=force, own_build=build_id, upstream=upstream)
     catalog.start_build(build_id, refs, origin=origin)
     beat = _Heartbeat(catalog, build_id)
     beat.start()
     status = "failed"
     try:
         catalog.log([Event(build_id, "requested", r) for r in sorted(set(refs))])
-        plan = graph.plan(refs, force=force, own_build=build_id, upstream=upstream)
         result = BuildResult(build_id, plan)
-        catalog.log(
-            [Event(build_id, "planned", detail={"nodes": len(plan.nodes),
-                                                "skipped": len(plan.skipped),
-                                                "delegated": len(plan.delegated)})]
-            + [Event(build_id, "skipped", r, detail={"reason": "live and fresh"})
-               for r in sorted(plan.skipped)]
-            + [Event(build_id, "delegated", r, detail={"build": b})
-               for r, b in sorted(plan.delegated.items())]
-            + [Event(build_id, "scheduled", r, n.job) for n in plan.nodes for r in sorted(n.outputs)])
+        _log_plan(catalog, build_id, plan)
         if on_event:
             on_event("planned", None, plan)
-        forced = set(refs) if force else set()
-        executor = Executor(graph.registry, catalog, graph.store, build_id, run_id, logger)
-        bad: dict[str, str] = {}  # ref -> why it is not available to dependents
-        for node in plan.nodes:
-            _run_node(graph, node, plan, executor, result, bad, forced, on_event)
+        run = _Run(graph, build_id, Executor(graph.registry, catalog, graph.store, build_id,
+                                             run_id, logger),
+                   result, set(refs) if force else set(), on_event, upstream)
+        run.nodes(plan)
+        # requested refs another build holds: its outcome is ours
+        run.settle([r for r in plan.requested if r in plan.delegated], plan.delegated)
         status = "succeeded" if result.ok else "failed"
         result.seconds = time.time() - started
         return result
@@ -108,62 +109,171 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
         catalog.finish_build(build_id, status)
 
 
-def _run_node(graph, node, plan, executor, result, bad, forced, on_event):
-    catalog, build_id = graph.catalog, executor.build_id
-    job = graph.registry.jobs[node.job]
-    blockers = [i for i in node.materialize_inputs if i in bad]
-    waiting = [i for i in node.materialize_inputs if i in plan.delegated]
-    if waiting:
-        _wait_for(graph, waiting, build_id)
-        st = graph.status(waiting)
-        blockers += [i for i in waiting if st[i].state != "live"]
-        for i in waiting:
-            if st[i].state != "live":
-                bad[i] = f"input {i} built by another build is {st[i].state}"
-    outs = sorted(node.outputs)
-    if blockers:
-        why = f"not run: input {blockers[0]} failed ({bad.get(blockers[0], 'unavailable')})"
-        for o in outs:
-            result.blocked[o] = why
-            bad[o] = why
-        catalog.log([Event(build_id, "cancelled", o, node.job, {"reason": why}) for o in outs])
-        if on_event:
-            on_event("blocked", node, why)
-        return
-    datasets = {o: graph.registry.dataset(o) for o in outs}
-    while (holder := catalog.claim(datasets, build_id)) is not None:
-        catalog.log([Event(build_id, "delegated", o, node.job, {"build": holder}) for o in outs])
-        _wait_for(graph, outs, build_id)
-    configs = [node]
-    if not (set(outs) & forced):
-        now = graph.status(outs, own_build=build_id)
-        fresh = sorted(o for o in outs if now[o].state == "live")
-        if fresh:
-            # built meanwhile by another build, or early cutoff: inputs came out unchanged
-            configs = _reconfigure(job, node, [o for o in outs if o not in fresh])
-            running = {o for c in configs for o in c.outputs}
-            cut = [o for o in fresh if o not in running]
-            result.cut_off += cut
-            catalog.log([Event(build_id, "skipped", o, node.job,
-                               {"reason": "fresh when its turn came"}) for o in cut])
-            catalog.release(cut, build_id)
-            if not configs:
-                if on_event:
-                    on_event("skipped", node, None)
-                return
-    for config in configs:
+def _log_plan(catalog, build_id, plan, detail=None):
+    extra = detail or {}
+    catalog.log(
+        [Event(build_id, "planned", detail={"nodes": len(plan.nodes),
+                                            "skipped": len(plan.skipped),
+                                            "delegated": len(plan.delegated), **extra})]
+        + [Event(build_id, "skipped", r, detail={"reason": "live and fresh"})
+           for r in sorted(plan.skipped)]
+        + [Event(build_id, "delegated", r, detail={"build": b})
+           for r, b in sorted(plan.delegated.items())]
+        + [Event(build_id, "scheduled", r, n.job, extra)
+           for n in plan.nodes for r in sorted(n.outputs)])
+
+
+class _Run:
+    """One build's execution state: what failed (for dependents), what was delegated."""
+
+    def __init__(self, graph, build_id, executor, result, forced, on_event, upstream):
+        self.graph, self.catalog, self.build_id = graph, graph.catalog, build_id
+        self.executor, self.result, self.forced = executor, result, forced
+        self.on_event, self.upstream = on_event, upstream
+        self.bad: dict[str, str] = {}  # ref -> why it is not available to dependents
+        self.settled: set[str] = set()
+        self.takeovers = 0
+
+    def emit(self, kind, node, payload):
+        if self.on_event:
+            self.on_event(kind, node, payload)
+
+    def nodes(self, plan: JobGraph) -> None:
+        for node in plan.nodes:
+            self.node(node, plan)
+
+    # -- delegation -----------------------------------------------------------------------
+    def settle(self, refs: list[str], holders: dict[str, str]) -> None:
+        """Wait for refs other builds hold, then take their outcome: live is ours; failed
+        is ours too (naming the holder); a holder that died is taken over (we build it)."""
+        todo = [r for r in refs if r not in self.settled]
+        while todo:
+            _wait_for(self.graph, todo, self.build_id)
+            st = self.graph.status(todo, own_build=self.build_id)
+            finished = self.catalog.build_statuses({holders.get(r) for r in todo})
+            again, takeover = [], []
+            for r in todo:
+                s, holder = st[r], holders.get(r, "?")
+                if s.state == "live":
+                    self._settled(r, "live")
+                elif s.state == "building":  # another build claimed it meanwhile
+                    holders[r] = s.owner or holder
+                    again.append(r)
+                elif s.state == "failed" and finished.get(holder) != "running":
+                    why = (f"{r} was being built by build {holder}, which failed it: "
+                           f"{s.reasons[0] if s.reasons else 'failed'}")
+                    self._settled(r, "failed")
+                    self.result.failed[r] = self.bad[r] = why
+                    self.catalog.log([Event(self.build_id, "failed", r, detail={
+                        "error": why, "build": holder})])
+                else:  # the holder died (or left it unbuilt): build it ourselves
+                    takeover.append(r)
+            if takeover:
+                self._take_over(takeover, holders)
+            todo = again
+
+    def _settled(self, ref: str, outcome: str) -> None:
+        self.settled.add(ref)
+        self.result.delegated[ref] = outcome
+
+    def _take_over(self, refs: list[str], holders: dict[str, str]) -> None:
+        self.takeovers += 1
+        if self.takeovers > MAX_TAKEOVERS:
+            for r in refs:
+                why = (f"{r}: gave up after {MAX_TAKEOVERS} takeovers of builds that died "
+                       "holding it; retry the build")
+                self._settled(r, "failed")
+                self.result.failed[r] = self.bad[r] = why
+            return
+        sub = self.graph.plan(refs, own_build=self.build_id, upstream=self.upstream)
+        dead = {r: holders.get(r) for r in refs}
+        _log_plan(self.catalog, self.build_id, sub, {"takeover_from": sorted(
+            {b for b in dead.values() if b})})
+        for r in refs:
+            self._settled(r, "taken over")
+        self.nodes(sub)
+        self.settle(list(sub.delegated), dict(sub.delegated))
+        for r in refs:
+            if r in self.result.failed or r in self.result.blocked:
+                self.bad.setdefault(r, self.result.failed.get(r) or self.result.blocked[r])
+
+    # -- one node -------------------------------------------------------------------------
+    def node(self, node: JobConfig, plan: JobGraph) -> None:
+        graph, catalog, build_id, result = self.graph, self.catalog, self.build_id, self.result
+        job = graph.registry.jobs[node.job]
+        waiting = [i for i in node.materialize_inputs if i in plan.delegated]
+        if waiting:
+            self.settle(waiting, dict(plan.delegated))
+        blockers = [i for i in node.materialize_inputs if i in self.bad]
+        outs = sorted(node.outputs)
+        if blockers:
+            why = f"not run: input {blockers[0]} failed ({self.bad[blockers[0]]})"
+            for o in outs:
+                result.blocked[o] = self.bad[o] = why
+            catalog.log([Event(build_id, "cancelled", o, node.job, {"reason": why}) for o in outs])
+            self.emit("blocked", node, why)
+            return
+        datasets = {o: graph.registry.dataset(o) for o in outs}
+        held: dict[str, str] = {}  # refs we waited for at claim time -> their holder
+        while (holder := catalog.claim(datasets, build_id)) is not None:
+            catalog.log([Event(build_id, "delegated", o, node.job, {"build": holder})
+                         for o in outs])
+            held.update({o: holder for o in outs})
+            _wait_for(graph, outs, build_id)
+        configs = [node]
+        if not (set(outs) & self.forced):
+            now = graph.status(outs, own_build=build_id)
+            done = {o for o in outs if now[o].state == "live"}
+            if held:  # outcomes of the build we waited for: its failure is ours
+                finished = catalog.build_statuses(set(held.values()))
+                for o in sorted(set(held) - done):
+                    if now[o].state == "failed" and finished.get(held[o]) != "running":
+                        why = (f"{o} was being built by build {held[o]}, which failed it: "
+                               f"{now[o].reasons[0] if now[o].reasons else 'failed'}")
+                        result.failed[o] = self.bad[o] = why
+                        self._settled(o, "failed")
+                        done.add(o)
+            if done:
+                # built meanwhile by another build, or early cutoff: inputs came out unchanged
+                configs = _reconfigure(job, node, [o for o in outs if o not in done])
+                running = {o for c in configs for o in c.outputs}
+                cut = [o for o in sorted(done) if o not in running and o not in result.failed]
+                for o in cut:
+                    if o in held:
+                        self._settled(o, "live")
+                    else:
+                        result.cut_off.append(o)
+                catalog.log([Event(build_id, "skipped", o, node.job,
+                                   {"reason": "fresh when its turn came"}) for o in cut])
+                catalog.release(sorted(done - running), build_id)
+                if not configs:
+                    self.emit("skipped", node, None)
+                    return
+        for config in configs:
+            self._run_config(job, config, forced=bool(set(config.outputs) & self.forced))
+        self.emit("node_done", node, None)
+
+    def _run_config(self, job, config: JobConfig, forced: bool) -> None:
+        catalog, build_id, result = self.catalog, self.build_id, self.result
+        hits = None if forced else cache_lookup(self.graph, job, config)
+        if hits:
+            for m in hits:
+                catalog.republish(m, self.graph.registry.dataset(m.ref), [Event(
+                    build_id, "available", m.ref, config.job,
+                    {"data_version": m.data_version, "manifest_id": m.manifest_id,
+                     "cached": True, "built_by": m.build_id})])
+            result.manifests += hits
+            result.cached += [m.ref for m in hits]
+            self.emit("cached", config, hits)
+            return
         catalog.log([Event(build_id, "building", o, config.job) for o in sorted(config.outputs)])
-        if on_event:
-            on_event("building", config, None)
-        outcome = executor.run(job, config)
+        self.emit("building", config, None)
+        outcome = self.executor.run(job, config)
         result.jobs_run += 1
         result.manifests += outcome.manifests
         result.failed.update(outcome.failed)
-        bad.update(outcome.failed)
-        if on_event:
-            on_event("done", config, outcome)
-    if on_event:
-        on_event("node_done", node, None)
+        self.bad.update(outcome.failed)
+        self.emit("done", config, outcome)
 
 
 def _reconfigure(job, node: JobConfig, refs: list[str]) -> list[JobConfig]:

@@ -291,6 +291,18 @@ class Catalog:
         return [dict(r) for r in rows]
 
     @resilient
+    def build_statuses(self, build_ids: Iterable[str]) -> dict[str, str]:
+        """{build id: running|succeeded|failed}; a build that died still says running."""
+        ids = sorted(set(b for b in build_ids if b))
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                q = sa.select(s.builds.c.build_id, s.builds.c.status).where(
+                    s.builds.c.build_id.in_(chunk))
+                out.update(dict(conn.execute(q).all()))
+        return out
+
+    @resilient
     def alive_builds(self, build_ids: Iterable[str]) -> set[str]:
         ids = sorted(set(b for b in build_ids if b))
         if not ids:
