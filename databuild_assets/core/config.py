@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .redact import redact_args, redact_env
+from .redact import redact_args, redact_env, runtime_secrets
 
 
 class DepType(str, enum.Enum):
@@ -119,6 +119,13 @@ class JobConfig:
                          secret_env=self.secret_env)
 
     @property
+    def secrets(self) -> list[str]:
+        """Secret values this config carries (masked wherever logs and errors are stored)."""
+        if not self.env and not self.args:
+            return []
+        return runtime_secrets(self.env, self.args, self.secret_env)
+
+    @property
     def materialize_inputs(self) -> list[str]:
         return sorted(d.ref for d in self.inputs if d.dep_type is DepType.MATERIALIZE)
 
@@ -139,7 +146,7 @@ class JobConfig:
         if self.secret_env:
             out["secret_env"] = sorted(self.secret_env)
         if not reveal:
-            secrets = [self.env[k] for k in self.secret_env]
+            secrets = self.secrets
             if self.env:
                 out["env"] = redact_env(self.env, self.secret_env, secrets)
             if self.args:

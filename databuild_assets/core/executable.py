@@ -103,7 +103,7 @@ class ExecutableJob(Job):
             # the executor's deadline (job_timeout) governs; this is only a backstop
             proc = self._call(["exec", *config.args], stdin=json.dumps(req), env=config.env,
                               timeout=None if self.timeout is None else self.timeout * 2,
-                              secrets=[config.env[k] for k in config.secret_env])
+                              secrets=config.secrets)
             for line in (proc.stderr or "").splitlines():
                 ctx.log.info("[%s] %s", self.label, line)
             meta = self._json(proc, "exec").get("metadata", {}) if proc.stdout.strip() else {}

@@ -127,7 +127,7 @@ class Executor:
         outcome = Outcome(config)
         start = time.time()
         datasets = {r: self.registry.dataset(r) for r in config.outputs}
-        secrets = [config.env[k] for k in config.secret_env]
+        secrets = config.secrets
         try:
             inputs = self._inputs(config)
         except DatabuildError as e:

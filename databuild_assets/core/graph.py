@@ -10,6 +10,7 @@ from .catalog import Catalog
 from .errors import RefError
 from .manifest import PartitionManifest
 from .planner import JobGraph, plan
+from .refs import check_refs
 from .registry import Registry
 from .staleness import Status, assess_all
 from .storage import DataStore
@@ -61,13 +62,14 @@ class Graph:
         return self.registry.lookup(refs)
 
     def status(self, refs: Iterable[str], own_build: str | None = None) -> dict[str, Status]:
-        refs = list(refs)
+        refs = check_refs(refs)
         for r in refs:
             self.registry.parse(r)
         return assess_all(self.registry, self.catalog, refs, own_build, self.store)
 
     def plan(self, refs: Iterable[str], force: bool = False, own_build: str | None = None,
              upstream: bool = True) -> JobGraph:
+        refs = check_refs(refs)
         return plan(self.registry, lambda rs: self.status(rs, own_build), refs, force=force,
                     own_build=own_build, upstream=upstream)
 
@@ -79,12 +81,12 @@ class Graph:
                 **kwargs) -> list[PartitionManifest]:
         from .build import run_build
 
-        return run_build(self, list(refs), force=force, **kwargs).manifests
+        return run_build(self, check_refs(refs), force=force, **kwargs).manifests
 
     def build(self, refs: Iterable[str], force: bool = False, **kwargs):
         from .build import run_build
 
-        return run_build(self, list(refs), force=force, **kwargs)
+        return run_build(self, check_refs(refs), force=force, **kwargs)
 
     def taint(self, ref: str, reason: str) -> Status:
         self.registry.parse(ref)

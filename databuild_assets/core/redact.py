@@ -52,6 +52,43 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _PAIR.sub(lambda m: m.group("name") + m.group("sep") + MASK, text)
 
 
+def secret_parts(text: str) -> list[str]:
+    """The substrings of ``text`` that redact_text masks by shape (and each line of a PEM
+    block), so the same secrets are caught again when they appear piecewise in logs."""
+    if not isinstance(text, str) or not text:
+        return []
+    parts: list[str] = []
+    for m in _PEM.finditer(text):
+        parts += [m.group(0)] + [ln.strip() for ln in m.group(0).splitlines() if ln.strip()]
+    parts += [m.group("pw") for m in _URL_PW.finditer(text)]
+    parts += [m.group(0).split(None, 1)[1] for m in _BEARER.finditer(text)]
+    for rx in (_HEADER, _PAIR):
+        for m in rx.finditer(text):
+            val = m.group("val").strip()
+            parts += [val] + val.split()[1:]
+    return [p for p in parts if len(p) >= 4 and p != MASK]
+
+
+def runtime_secrets(env: Mapping[str, str], args: Iterable[str],
+                    secret_names: Iterable[str] = ()) -> list[str]:
+    """Every secret value a config hands to its job: secret env values (whole and per line)
+    and secret-shaped parts of other env values and args. Logs and errors mask them."""
+    names = set(secret_names)
+    out: list[str] = []
+    for k, v in env.items():
+        if k in names or is_secret_name(k):
+            out += [v] + [ln.strip() for ln in str(v).splitlines() if ln.strip()]
+        else:
+            out += secret_parts(str(v))
+    args = list(args)
+    for i, a in enumerate(args):
+        out += secret_parts(a)
+        if i and args[i - 1].startswith("-") and is_secret_name(
+                args[i - 1].lstrip("-").replace("-", "_")):
+            out.append(a)
+    return sorted({s for s in out if len(s) >= 3}, key=len, reverse=True)
+
+
 def _mask_header(m: re.Match) -> str:
     val = m.group("val")
     kind = val.split(None, 1)[0] if val.split() else ""

@@ -283,3 +283,16 @@ def contiguous_dates(dates) -> list[list[str]]:
         else:
             runs.append([d])
     return runs
+
+
+def check_refs(refs: object) -> list[str]:
+    """A request's refs as a list of checked strings; one string (or bytes) instead of a
+    list, or a non-iterable, is a typed error rather than a character-by-character plan."""
+    if isinstance(refs, (str, bytes, bytearray)):
+        raise RefError(f"pass a list of refs, not one {type(refs).__name__} ({refs!r:.60}); "
+                       "e.g. ['reviews/date=2024-01-01']")
+    try:
+        items = list(refs)
+    except TypeError:
+        raise RefError(f"refs must be a list of strings, got {type(refs).__name__}") from None
+    return [check_ref(r) for r in items]

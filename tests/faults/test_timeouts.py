@@ -47,7 +47,7 @@ def test_a_hanging_job_times_out_its_whole_process_group_dies_and_the_partition_
     ref = f"{job}/d=1"
     result = g.build([ref])
     assert not result.ok
-    assert f"timed out after 2 s" in result.failed[ref], result.failed
+    assert "timed out after 2 s" in result.failed[ref], result.failed
     pids = json.loads((tmp_path / f"pids-{job}.json").read_text())
     assert pids["pgid"] != os.getpgrp()  # the job ran in a group of its own
     assert _gone(pids), f"processes of {job} survived its timeout: {pids}"

@@ -76,3 +76,52 @@ def test_cli_ref_sugar_expands_date_ranges_and_choices():
     assert expand("t/c={a,b}/date=2024-01-30..2024-02-01") == [
         "t/c=a/date=2024-01-30", "t/c=a/date=2024-01-31", "t/c=a/date=2024-02-01",
         "t/c=b/date=2024-01-30", "t/c=b/date=2024-01-31", "t/c=b/date=2024-02-01"]
+
+
+def test_values_may_be_200_characters_and_refs_512_and_no_longer():
+    p = PartitionPattern("t/a={a}/b={b}/c={c}")
+    ok = p.format(a="x" * 200, b="y" * 200, c="z" * 50)
+    assert len(ok) <= 512 and p.parse(ok)["a"] == "x" * 200
+    with pytest.raises(RefError, match="at most 200 characters"):
+        p.format(a="x" * 201, b="y", c="z")
+    with pytest.raises(RefError, match="at most 200 characters"):
+        p.parse(f"t/a={'x' * 201}/b=y/c=z")
+    with pytest.raises(RefError, match="at most 512 characters"):
+        p.format(a="x" * 200, b="y" * 200, c="z" * 200)
+    with pytest.raises(RefError, match="at most 512 characters"):
+        Registry([_J("t", [p])]).parse("t/" + "a" * 600)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("2024\n", "control character"), ("a\tb", "control character"), ("a\x00", "control"),
+    ("-rf", "starts with '-'"), ("--help", "starts with '-'"),
+])
+def test_values_with_control_characters_or_a_leading_dash_are_refused(bad, message):
+    p = PartitionPattern("t/k={k}")
+    with pytest.raises(RefError, match=message):
+        p.parse(f"t/k={bad}")
+    with pytest.raises(RefError):
+        p.format(k=bad)
+
+
+@pytest.mark.parametrize("bad", [b"t/k=1", 42, None, ["t/k=1"]])
+def test_refs_that_are_not_text_get_a_typed_error_not_a_type_error(bad):
+    reg = Registry([_J("t", [PartitionPattern("t/k={k}")])])
+    with pytest.raises(RefError, match="bytes|must be a string"):
+        reg.parse(bad)
+
+
+def test_ranges_are_sized_before_they_are_expanded():
+    from databuild_assets.refspec import count, expand_all
+
+    assert count("x/date=0001-01-01..9999-12-31") == 3_652_059
+    with pytest.raises(RefError, match="expands to 3,652,059 refs, more than the limit of "
+                                       "100,000.*--max-refs"):
+        expand("x/date=0001-01-01..9999-12-31")
+    with pytest.raises(RefError, match="more than the limit of 10"):
+        expand_all(["x/d={a,b,c}/date=2024-01-01..2024-01-04"], limit=10)
+    assert len(expand_all(["x/d={a,b,c}/date=2024-01-01..2024-01-04"], limit=12)) == 12
+    with pytest.raises(RefError, match="ends before it starts"):
+        expand("x/date=2024-01-02..2024-01-01")
+    with pytest.raises(RefError, match="bad date range"):
+        expand("x/date=2024-02-30..2024-03-01")
