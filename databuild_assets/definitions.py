@@ -28,13 +28,15 @@ def defs() -> dg.Definitions:
         log.warning("DAGSTER_HOME is not set (or is a temporary folder): runs go to a "
                     "throwaway instance that `databuild ui` does not show. Use `databuild "
                     "dagster ...` or export DAGSTER_HOME=%s", conf.dagster_home)
-    graph = load_graph(conf.graph)
-    assets = build_definitions(graph)
-    parts = [assets, dg.Definitions(jobs=[request_build_job(graph)],
-                                    schedules=asset_job_schedules(graph, assets.jobs or []))]
+    parts = []
+    if conf.graph.strip().lower() != "none":  # DATABUILD_GRAPH=none: pipelines only
+        graph = load_graph(conf.graph)
+        assets = build_definitions(graph)
+        parts = [assets, dg.Definitions(jobs=[request_build_job(graph)],
+                                        schedules=asset_job_schedules(graph, assets.jobs or []))]
     if conf.pipelines_file.is_file():
         from resources.dagster_pipelines import pipeline_definitions
         from resources.pipelines import load
 
-        parts.append(pipeline_definitions(load(conf.pipelines_file)))
-    return with_retry_classes(dg.Definitions.merge(*parts))
+        parts.append(pipeline_definitions(load(conf.pipelines_file), target=conf.target))
+    return with_retry_classes(dg.Definitions.merge(*parts) if parts else dg.Definitions())

@@ -75,6 +75,11 @@ def _import_airbyte(root: Path, log: SafeLog):
     os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")  # no registry lookups, no telemetry
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("AIRBYTE_LOGGING_ROOT", str(root / "logs"))
+    os.environ.setdefault("AIRBYTE_TEMP_DIR", str(root / "tmp"))  # config files (0600)
+    for folder in (os.environ["AIRBYTE_LOGGING_ROOT"], os.environ["AIRBYTE_TEMP_DIR"]):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)  # connector logs and configs: this user only
     # airbyte_cdk's entrypoint runs logging.config.dictConfig on import, replacing the root
     # logger's handlers (Dagster's, pytest's) with its own JSON printer: put them back.
     root_logger = logging.getLogger()
@@ -106,6 +111,34 @@ def _source(ab, conn: AirbyteConnection, config: dict, root: Path, log: SafeLog)
         source = ab.get_source(conn.source, config=config, pip_url=conn.pip_url,
                                install_if_missing=True, install_root=home)
     return source, home
+
+
+class _RedactRecords(logging.Filter):
+    """Redacts every record PyAirbyte writes to its log files (the connector's own output
+    included, which may echo its config)."""
+
+    def __init__(self, redactor: Redactor):
+        super().__init__("databuild-redact")
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redactor(record.getMessage()), ()
+        return True
+
+
+def _private_logs(source, redactor: Redactor) -> None:
+    """Secrets out of PyAirbyte's log files: a redacting filter on every file handler of its
+    loggers, and the files readable by this user only."""
+    names = ["airbyte", "airbyte.stats", getattr(source, "_file_logger", logging.getLogger(
+        "airbyte")).name]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            handler.filters = [f for f in handler.filters if not isinstance(f, _RedactRecords)]
+            handler.addFilter(_RedactRecords(redactor))
+            path = getattr(handler, "baseFilename", None)
+            if path:
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o600)
 
 
 def _cache(ab, conn: AirbyteConnection, target, password: str, root: Path):
@@ -181,6 +214,7 @@ def embedded_sync(conn: AirbyteConnection, target, *, timeout: float, log,
         except Exception as e:  # noqa: BLE001
             return _outcome(conn, "sync", "failed", f"could not install or start connector "
                             f"{conn.source} from {conn.pip_url!r}: {_short(e)}", slog)
+        _private_logs(source, redactor)
         cache = _cache(ab, conn, target, password, install_root)
         return _read(conn, source, cache, home, where, timeout=timeout, log=slog,
                      cancel_event=cancel_event)

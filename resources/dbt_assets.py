@@ -5,13 +5,15 @@ the dbt assets, so the databuild job is their single definition and lineage is o
 
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from . import pipelines as pl
-from .dbt import DEFAULT_PROJECT, PROFILE, dbt_executable, dbt_manifest, profiles_dir
+from .dbt import DEFAULT_PROJECT, PROFILE, dbt_env, dbt_executable, dbt_manifest, profiles_dir
 from .locks import lock_key
 
 
@@ -32,6 +34,21 @@ class Translator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props) -> str:
         return "dbt"
+
+
+@contextmanager
+def _exported(env: dict[str, str]):
+    """``env`` in os.environ while dbt is started (DbtCliResource copies it), then restored."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class DbtRunConfig(dg.Config):
@@ -72,7 +89,9 @@ def dbt_definitions(pf: pl.PipelineFile, datasets=frozenset(),
             dbt = DbtCliResource(project_dir=str(project), profiles_dir=str(pdir),
                                  profile=PROFILE, target=target.name,
                                  dbt_executable=dbt_executable())
-            yield from dbt.cli(args, context=context).stream()
+            with _exported(dbt_env(target)):  # the target's password_env, for dbt only
+                invocation = dbt.cli(args, context=context)  # copies os.environ, starts dbt
+            yield from invocation.stream()
 
     return [_models]
 

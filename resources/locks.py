@@ -171,6 +171,17 @@ def release(instance, what: str, force: bool = False) -> list[dict]:
     return out
 
 
+def _mark_canceling(instance) -> None:
+    """The started runs this process executes: a termination request, as Dagster's own."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=50):
+        found = _run_pid(instance, run.run_id)
+        if found and found[0] == os.getpid():
+            instance.report_run_canceling(run, message="stopped by a signal while waiting "
+                                                       "for a task lock")
+
+
 def _raise_in(thread_id: int, exc_type: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
                                                ctypes.py_object(exc_type))
@@ -201,6 +212,8 @@ def interruptible_wait(instance, interval: float = 0.5, check_every: float = CHE
         while not stop.wait(interval):
             seen = seen + 1 if check_captured_interrupt() else 0
             if seen >= 2:  # not consumed by a starting step: the run is waiting
+                with contextlib.suppress(Exception):
+                    _mark_canceling(instance)  # so Dagster ends it CANCELED, not FAILURE
                 _raise_in(main.ident, DagsterExecutionInterruptedError)
                 seen = -10  # once; give the main thread time to unwind
             if time.monotonic() - last_check >= check_every:
