@@ -63,11 +63,27 @@ def secret(name: str, env: dict[str, str] | None = None) -> str | None:
         return env[name]
     path = env.get("DATABUILD_SECRETS_FILE")
     if path and Path(path).is_file():
+        _warn_if_shared(Path(path))
         for line in Path(path).read_text().splitlines():
             key, sep, value = line.strip().partition("=")
             if sep and key.strip() == name and not key.startswith("#"):
                 return value.strip()
     return None
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_if_shared(path: Path) -> None:
+    """Once per file: say so when group or others may read the secrets file."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and str(path) not in _WARNED:
+        import logging
+
+        _WARNED.add(str(path))
+        logging.getLogger("databuild.settings").warning(
+            "secrets file %s is readable by group or others (mode %o); run: chmod 600 %s",
+            path, mode, path)
 
 
 def webhook_url(env: dict[str, str] | None = None) -> str | None:
