@@ -1,24 +1,45 @@
 """Pipelines as Dagster jobs: one op per task in the enforced order, each op in the pool of
-its task lock; a schedule per pipeline; a manual job per long-running task."""
+its task lock (or one pipeline-wide lock); a schedule per pipeline that passes its tick; a
+manual job per task.
+
+Ops take and give ``Nothing``: ordering only, so whatever IO manager the code location has
+by default (the partition IO manager) is never asked to store a task's result.
+"""
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
 
 from . import pipelines as pl
-from .dbt import DEFAULT_PROJECT, run_dbt
+from .dbt import DEFAULT_PROJECT, artifacts_root, run_dbt
 from .locks import lock_key
+from .pipeline_lock import hold_pipeline_locks, pipeline_lock_keys, release_pipeline_locks
 from .tasks import TASKS
+from .tick import TICK_TAG, render, tick_values
 
 PIPELINE_TAG = "databuild/pipeline"
+STATUS_KEY = "status"  # step metadata: succeeded | warned | failed
 
 
 def _op_name(pipeline: pl.Pipeline, task: pl.Task) -> str:
     """Unique per pipeline: Dagster wants one op definition per name in a repository."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", f"{pipeline.name}__{task.name}")
+    return pl.sanitize(f"{pipeline.name}__{task.name}")
+
+
+def _tick(context, pipeline: pl.Pipeline) -> dict:
+    """The tick of a scheduled run (its tag), else the moment the run started."""
+    raw = context.run.tags.get(TICK_TAG)
+    when = dt.datetime.fromisoformat(raw) if raw else dt.datetime.now(dt.UTC)
+    return tick_values(when, pipeline.cron, pipeline.timezone)
+
+
+def _home() -> Path:
+    from databuild_assets import settings
+
+    return settings.load().home
 
 
 def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task) -> dict:
@@ -52,47 +73,95 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
                   timeout=float(task.params.get("timeout", 3600)), log=context.log)
         return {"ok": out.ok, "status": "succeeded" if out.ok else "failed",
                 "message": out.output[-2000:]}
-    outcome = run_dbt(TASKS[task.slug].command.removeprefix("dbt "), task.params, target,
-                      project_dir=project, log=context.log)
+    params = dict(task.params)
+    given = (context.op_config or {}).get("vars")
+    if given is not None:  # from the schedule (tick rendered) or the launchpad
+        params["vars"] = given
+    elif params.get("vars"):
+        params["vars"] = render(params["vars"], _tick(context, pipeline))
+    artifacts = artifacts_root(_home(), pipeline.name, context.run_id) / pl.sanitize(task.name)
+    outcome = run_dbt(TASKS[task.slug].command.removeprefix("dbt "), params, target,
+                      project_dir=project, log=context.log, artifacts_dir=artifacts)
     return {"ok": outcome.ok, "status": "succeeded" if outcome.ok else "failed",
             "message": outcome.message, "failed_tests": outcome.failed_tests,
-            "errors": outcome.errors}
+            "errors": outcome.errors, "skipped": outcome.skipped,
+            "artifacts": outcome.artifacts, "vars": params.get("vars")}
 
 
-_OPS: dict[tuple[int, str, str], dg.OpDefinition] = {}
+_OPS: dict[tuple, dg.OpDefinition] = {}
 
 
-def _task_op(pf, pipeline, task):
-    """One op definition per (file, pipeline, task), shared by the pipeline and manual jobs."""
-    key = (id(pf), pipeline.name, task.name)
+def _task_op(pf, pipeline, task, alone: bool = False):
+    """One op definition per (file, pipeline, task), shared by the pipeline and manual jobs
+    (a manual job of a `lock: pipeline` pipeline gets its own op that takes its task lock)."""
+    alone = alone and pipeline.lock == "pipeline"
+    key = (id(pf), pipeline.name, task.name, alone)
     if key not in _OPS:
-        _OPS[key] = _make_task_op(pf, pipeline, task)
+        _OPS[key] = _make_task_op(pf, pipeline, task, alone)
     return _OPS[key]
 
 
-def _make_task_op(pf, pipeline, task):
-    pool = lock_key(task.slug, task.params, pipeline.target, pf.dbt_project_dir or DEFAULT_PROJECT)
+def _metadata(result: dict, pool: str | None) -> dict:
+    meta = {STATUS_KEY: result["status"], "lock": pool or "-",
+            "message": result["message"][:1000]}
+    if result.get("artifacts"):
+        meta["artifacts"] = dg.MetadataValue.path(result["artifacts"])
+    if result.get("skipped"):
+        meta["skipped"] = ", ".join(result["skipped"])[:1000]
+    if result.get("vars") is not None:
+        meta["vars"] = dg.MetadataValue.json(result["vars"])
+    return meta
 
-    @dg.op(name=_op_name(pipeline, task), ins={"after": dg.In(dg.Nothing)},
-           out=dg.Out(dg.Nothing), pool=pool, tags={"databuild/task": task.slug},
+
+def _make_task_op(pf, pipeline, task, alone: bool = False):
+    project = pf.dbt_project_dir or DEFAULT_PROJECT
+    lock = lock_key(task.slug, task.params, pipeline.target, project)
+    # under a pipeline-wide lock the run holds every lock from its first step to its last
+    pool = None if pipeline.lock == "pipeline" and not alone else lock
+    is_dbt = TASKS[task.slug].kind == "dbt"
+    config = {"vars": dg.Field(dg.Permissive(), is_required=False,
+                               description="dbt --vars for this run (replaces the declared "
+                               "vars; schedules pass them rendered for their tick)")} \
+        if is_dbt and "vars" in TASKS[task.slug].params else None
+
+    @dg.op(name=_op_name(pipeline, task) + ("__alone" if alone else ""), ins={"after": dg.In(dg.Nothing)},
+           out=dg.Out(dg.Nothing), pool=pool, config_schema=config,
+           tags={"databuild/task": task.slug, "databuild/lock": lock or "-"},
            description=TASKS[task.slug].help)
     def _op(context) -> None:
-        # Nothing in, Nothing out: ordering only, so the code location's default (partition)
-        # IO manager is never asked to store a task's result.
         result = _run_task(context, pf, pipeline, task)
-        meta = {"status": result["status"], "lock": pool or "-",
-                "message": result["message"][:1000]}
         if result["ok"]:
-            context.add_output_metadata(meta)
+            context.add_output_metadata(_metadata(result, lock))
             return
         tests_only = result.get("failed_tests") and not result.get("errors")
         if tests_only and pipeline.dbt_test_failures == "warn":
             context.log.warning(f"{task.name}: {result['message']} (dbt_test_failures: warn)")
-            context.add_output_metadata({**meta, "status": "warned"})
+            context.add_output_metadata(_metadata({**result, "status": "warned"}, lock))
             return
-        raise dg.Failure(description=f"{task.name}: {result['message']}", metadata=meta)
+        raise dg.Failure(description=f"{task.name}: {result['message']}",
+                         metadata=_metadata(result, lock))
 
     return _op
+
+
+def _lock_ops(pf, pipeline):
+    keys = pipeline_lock_keys(pf, pipeline)
+    name = pl.sanitize(pipeline.name)
+
+    @dg.op(name=f"{name}__lock", out=dg.Out(dg.Nothing),
+           description=f"Takes every lock of the pipeline: {', '.join(keys)}")
+    def take(context) -> None:
+        hold_pipeline_locks(context.instance, context.run_id, keys, context.log)
+
+    @dg.op(name=f"{name}__unlock", ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+    def give(context) -> None:
+        release_pipeline_locks(context.instance, context.run_id)
+
+    @dg.failure_hook(name=f"{name}__unlock_on_failure")
+    def on_failure(context) -> None:
+        release_pipeline_locks(context.instance, context.run_id)
+
+    return take, give, on_failure
 
 
 def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition:
@@ -100,52 +169,79 @@ def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition
     by side (a failed one is a failed step, the others still run) and everything after them
     waits for all of them; otherwise each task waits for the previous one."""
     ops = [(t, _task_op(pf, pipeline, t)) for t in pipeline.tasks]
+    locked = pipeline.lock == "pipeline"
+    take, give, on_failure = _lock_ops(pf, pipeline) if locked else (None, None, None)
 
-    @dg.graph(name=re.sub(r"[^A-Za-z0-9_]", "_", pipeline.name))
+    @dg.graph(name=pl.sanitize(pipeline.name))
     def _graph():
-        previous = None
+        previous = take() if locked else None
         for task, op in ops:
             if task.slug.startswith("airbyte-") and pipeline.continue_on_sync_failure:
-                res = op()
-                previous = (previous if isinstance(previous, list) else []) + [res]
+                res = op(after=previous) if locked and not isinstance(previous, list) else op()
+                base = [] if not isinstance(previous, list) else previous
+                previous = base + [res]
                 continue
             previous = op(after=previous) if previous is not None else op()
+        if locked:
+            give(after=previous)
 
     return _graph.to_job(
         name=_graph.name, tags={PIPELINE_TAG: pipeline.name, "databuild/target": pipeline.target},
         description=pipeline.description or f"pipeline {pipeline.name} on {pipeline.target}",
-        executor_def=dg.in_process_executor)
+        executor_def=dg.in_process_executor, hooks={on_failure} if locked else set())
 
 
 def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
-    """Each long-running task of each pipeline, runnable alone."""
+    """Every task of every pipeline, runnable alone (git pull, dbt clean, docs, ...)."""
     jobs, seen = [], set()
     for p in pf.pipelines.values():
         for t in p.tasks:
-            if not TASKS[t.slug].long_running:
-                continue
-            name = re.sub(r"[^A-Za-z0-9_]", "_", f"manual__{p.name}__{t.name}")
+            name = pl.sanitize(f"manual__{p.name}__{t.name}")
             if name in seen:
                 continue
             seen.add(name)
-            op = _task_op(pf, p, t)
+            op = _task_op(pf, p, t, alone=True)
             jobs.append(dg.GraphDefinition(name=name, node_defs=[op]).to_job(
                 tags={PIPELINE_TAG: p.name, "databuild/manual": "true"},
+                description=f"{t.slug} of pipeline {p.name}, alone",
                 executor_def=dg.in_process_executor))
     return jobs
 
 
+def tick_run_config(pipeline: pl.Pipeline, when: dt.datetime) -> tuple[dict, dict]:
+    """Run config and tags for a run at tick ``when``: every dbt task's declared vars
+    rendered with the tick variables."""
+    values = tick_values(when, pipeline.cron, pipeline.timezone)
+    ops = {_op_name(pipeline, t): {"config": {"vars": render(t.params["vars"], values)}}
+           for t in pipeline.tasks if TASKS[t.slug].kind == "dbt" and t.params.get("vars")}
+    tags = {TICK_TAG: values["data_interval_end"],
+            "databuild/scheduled_date": values["scheduled_date"]}
+    return ({"ops": ops} if ops else {}), tags
+
+
+def pipeline_schedule(pipeline: pl.Pipeline, job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    def _evaluate(context: dg.ScheduleEvaluationContext):
+        when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        run_config, tags = tick_run_config(pipeline, when)
+        return dg.RunRequest(run_config=run_config, tags=tags)
+
+    return dg.ScheduleDefinition(
+        name=f"{job.name}_schedule", job=job, cron_schedule=pipeline.cron,
+        execution_timezone=pipeline.timezone, execution_fn=_evaluate,
+        description=f"pipeline {pipeline.name}: {pipeline.cron} ({pipeline.timezone}); task "
+                    "vars get this tick's {{ scheduled_date }} and data interval")
+
+
 def schedules(pf: pl.PipelineFile, jobs: dict[str, dg.JobDefinition]) -> list:
-    return [dg.ScheduleDefinition(name=f"{jobs[p.name].name}_schedule", job=jobs[p.name],
-                                  cron_schedule=p.cron, execution_timezone=p.timezone)
-            for p in pf.pipelines.values() if p.cron]
+    return [pipeline_schedule(p, jobs[p.name]) for p in pf.pipelines.values() if p.cron]
 
 
-def pipeline_definitions(pf: pl.PipelineFile, **dbt_options) -> dg.Definitions:
+def pipeline_definitions(pf: pl.PipelineFile, **dbt_kwargs) -> dg.Definitions:
     from .dbt_assets import dbt_definitions
 
     jobs = {p.name: pipeline_job(pf, p) for p in pf.pipelines.values()}
-    return dg.Definitions(assets=dbt_definitions(pf, **dbt_options), jobs=list(jobs.values()) + manual_jobs(pf),
+    return dg.Definitions(assets=dbt_definitions(pf, **dbt_kwargs),
+                          jobs=list(jobs.values()) + manual_jobs(pf),
                           schedules=schedules(pf, jobs))
 
 
@@ -155,11 +251,16 @@ def reconstruct_pipeline_job(path: str, name: str) -> dg.JobDefinition:
     return pipeline_job(pf, pf.pipeline(name))
 
 
-def run_pipeline(path: str, name: str, instance: dg.DagsterInstance, tags: dict | None = None):
-    """Run one pipeline as a Dagster run in ``instance`` (so its task locks apply)."""
-    pl.load(path).pipeline(name)  # validate first: clear errors before any run exists
+def run_pipeline(path: str, name: str, instance: dg.DagsterInstance, tags: dict | None = None,
+                 run_config: dict | None = None, tick: dt.datetime | None = None):
+    """Run one pipeline as a Dagster run in ``instance`` (so its task locks apply).
+    ``tick``: render tick variables as if scheduled then (default: now)."""
+    pipeline = pl.load(path).pipeline(name)  # validate first: clear errors before any run
     recon = dg.build_reconstructable_job("resources.dagster_pipelines",
                                          "reconstruct_pipeline_job",
                                          reconstructable_args=(str(Path(path).resolve()), name))
-    return dg.execute_job(recon, instance=instance, tags={PIPELINE_TAG: name, **(tags or {})},
+    tick_config, tick_tags = tick_run_config(pipeline, tick or dt.datetime.now(dt.UTC))
+    config = {**tick_config, **(run_config or {})}
+    return dg.execute_job(recon, instance=instance, run_config=config,
+                          tags={PIPELINE_TAG: name, **tick_tags, **(tags or {})},
                           raise_on_error=False)

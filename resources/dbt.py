@@ -6,11 +6,14 @@ is handed to the dbt process only, in its environment.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,15 +43,28 @@ class DbtOutcome:
     failed_tests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # nodes dbt skipped (an upstream failed)
+    artifacts: str = ""  # folder keeping manifest/run_results (and catalog, index.html)
+    duration_s: float = 0.0
 
     @property
     def message(self) -> str:
         if self.errors:
             return f"dbt {self.command} errors: {'; '.join(self.errors[:5])}"
         if self.failed_tests:
-            return f"dbt {self.command}: {len(self.failed_tests)} test(s) failed: " + \
+            text = f"dbt {self.command}: {len(self.failed_tests)} test(s) failed: " + \
                 ", ".join(self.failed_tests[:5])
+            if self.skipped:
+                text += f"; {len(self.skipped)} node(s) skipped: " + \
+                    ", ".join(_short_node(n) for n in self.skipped[:10])
+            return text
         return f"dbt {self.command}: {len(self.results)} node(s) ok"
+
+
+def _short_node(unique_id: str) -> str:
+    """model.project.orders -> model orders."""
+    kind, _, rest = unique_id.partition(".")
+    return f"{kind} {rest.partition('.')[2] or rest}"
 
 
 def profile_dict(target: WarehouseTarget) -> dict:
@@ -95,52 +111,96 @@ def dbt_args(command: str, params: dict) -> list[str]:
     return args
 
 
-def _outcome(command: str, run_results: Path, returncode: int) -> DbtOutcome:
+_ERROR_HINT = re.compile(r"error|exception|not found|does not exist|could not|failed|"
+                         r"invalid", re.I)
+
+
+def error_lines(output: str, keep: int = 8) -> list[str]:
+    """The last lines of dbt's output that say what went wrong (its own log says the same)."""
+    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.lstrip().startswith(("Done. PASS", "Finished running",
+                                                             "Completed with"))]
+    picked = [i for i, ln in enumerate(lines) if _ERROR_HINT.search(ln)]
+    if not picked:
+        return [ln.strip() for ln in lines[-keep:]]
+    start = max(picked[-1] - keep + 1, 0)
+    return [ln.strip() for ln in lines[start:picked[-1] + 3]][-keep:]
+
+
+def _outcome(command: str, run_results: Path, returncode: int, output: str = "") -> DbtOutcome:
     out = DbtOutcome(command, ok=returncode == 0)
+    data = {}
     if run_results.exists():
-        data = json.loads(run_results.read_text())
-        for r in data.get("results", []):
-            out.results.append({"node": r["unique_id"], "status": r["status"]})
-            if r["status"] in ("fail",) or (r["status"] == "error" and ".test." in r["unique_id"]
-                                            and r["unique_id"].startswith("test.")):
-                out.failed_tests.append(r["unique_id"])
-            elif r["status"] == "error":
-                out.errors.append(f"{r['unique_id']}: {(r.get('message') or '').strip()[:200]}")
-    elif returncode != 0:
-        out.errors.append(f"dbt exited with code {returncode} before writing run results")
+        with contextlib.suppress(ValueError):
+            data = json.loads(run_results.read_text())
+    for r in data.get("results", []):
+        out.results.append({"node": r["unique_id"], "status": r["status"]})
+        if r["status"] == "fail" or (r["status"] == "error" and r["unique_id"].startswith(
+                "test.")):
+            out.failed_tests.append(r["unique_id"])
+        elif r["status"] == "error":
+            out.errors.append(f"{r['unique_id']}: {(r.get('message') or '').strip()[:300]}")
+        elif r["status"] == "skipped":
+            out.skipped.append(r["unique_id"])
+    if returncode != 0 and not out.errors and not out.failed_tests:
+        lines = error_lines(output)
+        out.errors.append(f"dbt exited with code {returncode}" +
+                          (": " + " | ".join(lines) if lines else ""))
     return out
 
 
+def artifacts_root(home: Path, pipeline: str, run_id: str) -> Path:
+    """Where a pipeline run keeps its dbt artifacts: $DATABUILD_HOME/dbt/<pipeline>/<run id>."""
+    return Path(home) / "dbt" / re.sub(r"[^A-Za-z0-9_.\-]", "_", pipeline) / run_id
+
+
+def latest_artifacts(home: Path, pipeline: str) -> Path | None:
+    root = Path(home) / "dbt" / re.sub(r"[^A-Za-z0-9_.\-]", "_", pipeline)
+    runs = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
 def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir: Path | None =
-            None, log=None, quiet: bool = False) -> DbtOutcome:
-    """Run one dbt command against the target and read its outcome from run_results.json.
-    (dbt models as Dagster assets stream their events through resources/dbt_assets.py.)"""
-    from dagster_dbt import DbtCliResource
+            None, log=None, quiet: bool = False, artifacts_dir: Path | None = None,
+            timeout: float | None = None) -> DbtOutcome:
+    """Run one dbt command against the target as a plain `dbt` process (its own process
+    group, with a time limit) and read its outcome from run_results.json.
+
+    No DbtCliResource here: it runs `dbt --version` and builds a dbt adapter in this process
+    on every call (seconds per step) for features a task does not use. ``artifacts_dir``
+    keeps dbt's target folder (manifest, run_results, catalog, index.html); without it a
+    temporary folder is used and removed."""
+    from .shell import DEFAULT_TIMEOUT_S, run_process
 
     project_dir = Path(project_dir or DEFAULT_PROJECT)
     if not (project_dir / "dbt_project.yml").exists():
         raise ConfigError(f"no dbt project at {project_dir} (dbt_project.yml missing)")
     if target.type == "duckdb" and target.path:
         Path(target.path).parent.mkdir(parents=True, exist_ok=True)  # dbt-duckdb will not
-    with profiles_dir(target) as pdir, tempfile.TemporaryDirectory(prefix="dbt-target-") as tdir:
-        env_backup = {}
-        for k, v in dbt_env(target, params.get("env")).items():
-            env_backup[k] = os.environ.get(k)
-            os.environ[k] = v  # dbt's subprocess inherits it; restored below
-        try:
-            dbt = DbtCliResource(project_dir=str(project_dir), profiles_dir=str(pdir),
-                                 profile=PROFILE, target=target.name,
-                                 dbt_executable=dbt_executable(),
-                                 global_config_flags=["--quiet"] if quiet else [])
-            inv = dbt.cli(dbt_args(command, params), raise_on_error=False, target_path=Path(tdir))
-            inv.wait()
-            return _outcome(command, Path(tdir) / "run_results.json", inv.process.returncode)
-        finally:
-            for k, v in env_backup.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with contextlib.ExitStack() as stack:
+        pdir = stack.enter_context(profiles_dir(target))
+        if artifacts_dir is None:
+            tdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dbt-target-")))
+        else:
+            tdir = Path(artifacts_dir)
+            tdir.mkdir(parents=True, exist_ok=True)
+        env = {"DBT_TARGET_PATH": str(tdir), "DBT_LOG_PATH": str(tdir),
+               "DBT_PROFILES_DIR": str(pdir), "DBT_PROJECT_DIR": str(project_dir),
+               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false",
+               **dbt_env(target, params.get("env"))}
+        args = [dbt_executable(), *(["--quiet"] if quiet else []), *dbt_args(command, params),
+                "--profile", PROFILE, "--target", target.name]
+        secrets = [target.password()] if target.password_env else []
+        started = time.monotonic()
+        proc = run_process(args, cwd=project_dir, env=env, secrets=secrets,
+                           timeout=timeout or DEFAULT_TIMEOUT_S,
+                           on_line=(log.info if log and not quiet else None))
+        out = _outcome(command, tdir / "run_results.json", proc.returncode, proc.output)
+        if proc.timed_out:
+            out.errors.insert(0, proc.output.splitlines()[-1])
+        out.duration_s = round(time.monotonic() - started, 3)
+        out.artifacts = str(tdir) if artifacts_dir is not None else ""
+        return out
 
 
 @functools.cache

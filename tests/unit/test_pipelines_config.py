@@ -1,19 +1,24 @@
-"""pipelines.yaml validation and ordering are pure: no Dagster, no dbt."""
+"""pipelines.yaml validation, ordering and tick variables are pure: no Dagster run, no dbt."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 
 from databuild_assets.core import ConfigError
-from resources.pipelines import order_tasks, parse
+from resources.pipelines import PipelinesConfigError, load, order_tasks, parse
 from resources.tasks import TASKS, validate_params
+from resources.tick import render, tick_values
+from tests.support.pipelines import MALFORMED, PROJECT_DIR
 
 TARGETS = {"dev": {"type": "duckdb", "path": "wh.duckdb"}}
 
 
 def _parse(pipelines, targets=TARGETS, connections=None):
-    return parse({"targets": targets, "connections": connections or {},
-                  "pipelines": pipelines}, Path("/tmp/pipelines.yaml"))
+    return parse({"dbt_project_dir": str(PROJECT_DIR), "targets": targets,
+                  "connections": connections or {}, "pipelines": pipelines},
+                 Path("/tmp/pipelines.yaml"))
 
 
 def test_the_master_list_has_every_task_with_a_parameter_schema():
@@ -24,39 +29,29 @@ def test_the_master_list_has_every_task_with_a_parameter_schema():
         "t: parameter 'args' of 'shell' must be a list, got str"]
 
 
-def test_tasks_declared_out_of_order_run_airbyte_then_git_then_clean_deps_then_user_dbt():
+def test_setup_tasks_run_first_and_a_warning_says_they_moved():
     pf, errors = _parse([{"name": "p", "target": "dev", "tasks": [
-        {"slug": "dbt-test"}, {"slug": "dbt-deps"}, {"slug": "shell", "args": ["true"]},
+        {"slug": "dbt-run", "select": "stg_reviews"}, {"slug": "dbt-deps"},
+        {"slug": "shell", "args": ["true"]},
         {"slug": "git-pull", "repo": "https://example.invalid/r.git"}, {"slug": "dbt-clean"},
-        {"slug": "dbt-run", "select": "stg_reviews"}]}])
+        {"slug": "dbt-test"}]}])
     assert errors == []
     assert [t.slug for t in pf.pipelines["p"].tasks] == [
-        "git-pull", "dbt-clean", "dbt-deps", "dbt-test", "shell", "dbt-run"]
+        "git-pull", "dbt-clean", "dbt-deps", "dbt-run", "shell", "dbt-test"]
+    assert any("tasks[1]: dbt-deps runs before tasks declared above it" in w
+               for w in pf.warnings)
 
 
-def test_each_problem_gets_its_own_clear_error():
-    _pf, errors = _parse([
-        {"name": "p", "target": "nope", "schedule": {"cron": "every day"}, "tasks": [
-            {"slug": "dbt-frobnicate"}, {"slug": "airbyte-sync", "connection": "ghost"},
-            {"slug": "dbt-run", "selct": "x"}]},
-        {"name": "p", "target": "dev", "tasks": [{"slug": "dbt-run"}],
-         "dbt_test_failures": "maybe"}])
-    text = "\n".join(errors)
-    assert "unknown target 'nope'" in text
-    assert "bad cron 'every day'" in text
-    assert "unknown task slug 'dbt-frobnicate'" in text
-    assert "unknown connection 'ghost'" in text
-    assert "has no parameter 'selct'" in text
-    assert "duplicate pipeline name 'p'" in text
-    assert "dbt_test_failures must be 'warn' or 'fail'" in text
-    assert len(errors) == 7
-
-
-def test_a_password_in_the_file_is_refused_and_secrets_are_named_by_variable():
-    _pf, errors = _parse([], targets={"prod": {"type": "postgres", "database": "d",
-                                               "password": "hunter2"}})
-    assert "never put a password in the file" in errors[0]
-    assert "hunter2" not in errors[0]
+def test_dbt_work_tasks_declared_out_of_order_are_an_error_naming_both():
+    _pf, errors = _parse([{"name": "p", "target": "dev", "tasks": [
+        {"slug": "dbt-run"}, {"slug": "dbt-seed"}, {"slug": "dbt-docs-generate"},
+        {"slug": "dbt-test"}]}])
+    assert errors == [
+        "pipelines[0].tasks[1].slug: dbt-seed is declared after dbt-run (tasks[0]); dbt tasks "
+        "run in the order clean -> deps -> seed -> run/build -> test -> docs-generate: move it up",
+        "pipelines[0].tasks[3].slug: dbt-test is declared after dbt-docs-generate (tasks[2]); "
+        "dbt tasks run in the order clean -> deps -> seed -> run/build -> test -> docs-generate:"
+        " move it up"]
 
 
 def test_order_is_stable_within_a_phase():
@@ -67,12 +62,68 @@ def test_order_is_stable_within_a_phase():
     assert [t.name for t in order_tasks(ts)] == ["s1", "s2", "a", "b"]
 
 
-def test_loading_a_missing_or_broken_file_says_which_and_what_to_do(tmp_path):
-    from resources.pipelines import load
+@pytest.mark.parametrize("case", MALFORMED, ids=[c.id for c in MALFORMED])
+def test_a_malformed_pipelines_file_gives_one_clear_error_with_its_path(tmp_path, case):
+    path = case.write(tmp_path)
+    with pytest.raises(PipelinesConfigError) as err:
+        load(path)
+    message = str(err.value)
+    assert len(err.value.problems) == 1, err.value.problems
+    assert message == f"{path}: {err.value.problems[0]}"
+    assert err.value.problems[0].startswith(case.path)
+    assert case.says in message
+    assert "Traceback" not in message and "pydantic" not in message.lower()
 
-    with pytest.raises(ConfigError, match="not found; pass --file"):
-        load(tmp_path / "nope.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("pipelines: [")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load(bad)
+
+def test_several_problems_are_listed_one_per_line_each_with_its_path(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"dbt_project_dir": str(PROJECT_DIR), "targets": TARGETS,
+                                    "pipelines": [{"name": 7, "target": "dev", "tasks": [
+                                        {"slug": "dbt-run", "selct": "x"}]},
+                                        {"name": "b", "target": "prod", "retries": 3,
+                                         "tasks": [{"slug": "dbt-run"}]}]}))
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"{path} has 3 problem(s):"
+    assert sorted(ln.split(":")[0].strip("- ") for ln in lines[1:]) == [
+        "pipelines[0].name", "pipelines[0].tasks[0].selct", "pipelines[1].retries"]
+
+
+def test_a_password_in_the_file_is_refused_without_echoing_it():
+    _pf, errors = _parse([], targets={"prod": {"type": "postgres", "database": "d",
+                                               "password": "hunter2"}})
+    assert errors == ["targets.prod.password: never put a password in the file; set "
+                      "'password_env: SOME_ENV_VAR' and export that variable (or put it in "
+                      "DATABUILD_SECRETS_FILE)"]
+
+
+def test_the_example_pipelines_file_is_valid_and_passes_its_tick():
+    pf = load(Path(__file__).resolve().parents[2] / "pipelines.yaml")
+    build = [t for t in pf.pipelines["podcast_dev"].tasks if t.slug == "dbt-build"][0]
+    assert "{{" in build.params["vars"]["date"]
+
+
+def test_tick_variables_follow_the_cron_and_the_time_zone():
+    tick = dt.datetime(2024, 3, 10, 6, 0, tzinfo=dt.UTC)
+    v = tick_values(tick, "0 6 * * *", "UTC")
+    assert v["scheduled_date"] == "2024-03-10"
+    assert v["data_interval_start_date"] == "2024-03-09"
+    assert v["data_interval_end"] == "2024-03-10T06:00:00+00:00"
+    hourly = tick_values(tick, "0 * * * *", "UTC")
+    assert hourly["data_interval_start"] == "2024-03-10T05:00:00+00:00"
+    tokyo = tick_values(dt.datetime(2024, 3, 10, 20, 0, tzinfo=dt.UTC), None, "Asia/Tokyo")
+    assert tokyo["scheduled_date"] == "2024-03-11"
+    assert render({"d": "{{ scheduled_date }}", "n": [1, "x{{scheduled_date}}"]}, v) == {
+        "d": "2024-03-10", "n": [1, "x2024-03-10"]}
+
+
+def test_the_json_schema_describes_every_task_and_refuses_unknown_keys():
+    from resources.pipelines_model import json_schema
+
+    schema = json_schema()
+    text = yaml.safe_dump(schema)
+    for slug in TASKS:
+        assert slug in text
+    assert schema["additionalProperties"] is False
+    assert "dbt_test_failures" in text and "lock" in text
