@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from . import pipelines as pl
 from .dbt import DEFAULT_PROJECT, PROFILE, dbt_env, dbt_executable, dbt_manifest, profiles_dir
 from .locks import lock_key
+from .shell import guarded_executable  # own process group, timeout, dies with the run
 
 
 class Translator(DagsterDbtTranslator):
@@ -88,7 +89,7 @@ def dbt_definitions(pf: pl.PipelineFile, datasets=frozenset(),
         with profiles_dir(target) as pdir:
             dbt = DbtCliResource(project_dir=str(project), profiles_dir=str(pdir),
                                  profile=PROFILE, target=target.name,
-                                 dbt_executable=dbt_executable())
+                                 dbt_executable=guarded_executable(pdir, dbt_executable()))
             with _exported(dbt_env(target)):  # the target's password_env, for dbt only
                 invocation = dbt.cli(args, context=context)  # copies os.environ, starts dbt
             yield from invocation.stream()

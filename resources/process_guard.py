@@ -1,10 +1,12 @@
 """Process-group guardian, run as a script (no package imports, started with ``python -S``).
 
-``python -S process_guard.py PARENT_PID -- ARGV...`` runs ARGV in the guardian's own process
+``python -S process_guard.py PARENT_PID [--timeout S] -- ARGV...`` runs ARGV in the guardian's own process
 group and session. The guardian asks the kernel for SIGTERM when its parent dies
 (PR_SET_PDEATHSIG), so a SIGKILLed ``databuild`` process never leaves its dbt, connector or
 shell tasks behind: on that signal (or SIGINT/SIGHUP) the whole group gets SIGTERM, then
-SIGKILL after a grace period. The exit code is the command's (128+N for a signal).
+SIGKILL after a grace period; the same after ``--timeout`` seconds (exit 124, for callers
+such as dagster-dbt that cannot time a process themselves). The exit code is the command's
+(128+N for a signal).
 """
 
 import ctypes
@@ -42,14 +44,20 @@ def _stop(signum, frame):
 
 
 def main(argv: list[str]) -> int:
-    parent, sep, *cmd = argv
+    parent, *rest = argv
+    timeout = None
+    if rest[:1] == ["--timeout"]:
+        timeout, rest = float(rest[1]), rest[2:]
+    sep, *cmd = rest or [""]
     if sep != "--" or not cmd:
-        print("usage: process_guard.py PARENT_PID -- ARGV...", file=sys.stderr)
+        print("usage: process_guard.py PARENT_PID [--timeout S] -- ARGV...", file=sys.stderr)
         return 2
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         pass  # not Linux: the caller's own kill-on-exit still applies
+    if os.getpgrp() != os.getpid():  # started without a new session (e.g. by dagster-dbt)
+        os.setsid()  # never signal the caller's group: ours is a new one
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop)
     if os.getppid() != int(parent):  # the parent died before prctl took effect
@@ -62,7 +70,19 @@ def main(argv: list[str]) -> int:
     except PermissionError:
         print(f"not executable: {cmd[0]}", file=sys.stderr)
         return 126
-    code = child.wait()
+    try:
+        code = child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"timed out after {timeout:g} s; its process group was killed", file=sys.stderr,
+              flush=True)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _kill_group(signal.SIGTERM)
+        try:
+            child.wait(GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os._exit(124)  # stragglers: the caller kills what is left of the group
     return 128 - code if code < 0 else code  # the caller kills what is left of the group
 
 

@@ -146,6 +146,20 @@ def run_process(args: list[str], *, cwd: str | Path | None = None, env: dict | N
                           round(time.monotonic() - started, 3))
 
 
+def guarded_executable(folder: Path, program: str, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+    """A private wrapper script in ``folder`` that runs ``program`` under the process guard
+    with ``timeout``: for libraries that start the program themselves (dagster-dbt's
+    DbtCliResource takes an executable path)."""
+    import shlex
+
+    path = Path(folder) / f"{Path(program).name}-guarded"
+    q = shlex.quote
+    path.write_text(f'#!/bin/sh\nexec {q(sys.executable)} -S {q(str(GUARD))} "$PPID" '
+                    f'--timeout {float(timeout):g} -- {q(program)} "$@"\n')
+    path.chmod(0o700)
+    return str(path)
+
+
 def run(args: list[str], *, cwd: Path | None = None, env: dict | None = None,
         timeout: float = DEFAULT_TIMEOUT_S, secrets: Iterable[str] = (), log=None
         ) -> ProcessOutcome:
