@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# A catalog password kept out of URLs that Dagster stores (build --dagster sets it for its runs)
+CATALOG_PASSWORD_ENV = "DATABUILD_CATALOG_PASSWORD"
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -62,9 +62,10 @@ def provenance_mermaid(catalog, manifest_ids, max_nodes: int = 200) -> str:
                 continue
             seen.add(mid)
             nid = _id("m", mid, ids)
-            text = (f"{m.ref}<br/>{m.job}@{m.code_version} · {m.data_version[:10]}"
-                    + (f" · {m.row_count} rows" if m.row_count is not None else ""))
-            lines.append(f'    {nid}("{_label(text)}"):::{"root" if mid in roots else "live"}')
+            text = (_label(m.ref) + "<br/>" + _label(
+                f"{m.job}@{m.code_version} · {m.data_version[:10]}"
+                + (f" · {m.row_count} rows" if m.row_count is not None else "")))
+            lines.append(f'    {nid}("{text}"):::{"root" if mid in roots else "live"}')
             for i in m.inputs:
                 arrow = "-->" if i.dep_type == "materialize" else "-.->|query|"
                 if i.manifest_id:

@@ -31,7 +31,10 @@ class DatabuildIOManager(dg.ConfigurableIOManager):
 
     @property
     def resolved_catalog_url(self) -> str:
-        return self.catalog_url or self._settings.catalog_url
+        from ..core.redact import with_url_password  # a password comes from the environment
+
+        url = self.catalog_url or self._settings.catalog_url
+        return with_url_password(url, settings.secret(settings.CATALOG_PASSWORD_ENV))
 
     @property
     def resolved_data_root(self) -> Path:

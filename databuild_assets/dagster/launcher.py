@@ -129,6 +129,7 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
     specs = plan_runs(graph, plan)
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
+    catalog_arg = _catalog_for_runs(graph)
     bad: set[str] = set()
     for spec in specs:
         job = graph.registry.jobs[spec.job]
@@ -144,12 +145,13 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
             instance.add_dynamic_partitions(dyn, sorted({k for k in spec.keys if k}))
         recon = dg.build_reconstructable_job(
             "databuild_assets.dagster.launcher", "reconstruct_job",
-            reconstructable_args=(graph_spec, graph.catalog.shareable_url(),
+            reconstructable_args=(graph_spec, catalog_arg,
                                   str(graph.data_root), f"{spec.job}__job",
                                   *(("celery",) if celery else ())))
         job_def = recon.get_definition()
         pdef = job_def.partitions_def
         tags = {BUILD_TAG: build_id, "databuild/refs": _refs_tag(spec.refs),
+                "databuild/catalog": catalog_arg,
                 FORCE_TAG: str(force and bool(set(spec.refs) & set(refs))).lower(),
                 **_range_tags(graph, spec, pdef)}
         if on_event:
@@ -172,6 +174,21 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
             on_event("run_done", spec, res)
     result.seconds = time.time() - started
     return result
+
+
+def _catalog_for_runs(graph: Graph) -> str:
+    """The catalog URL handed to runs, never with its password: a password travels as the
+    environment variable settings.CATALOG_PASSWORD_ENV (set here for the runs this process
+    executes), which the IO manager puts back into the URL."""
+    import os
+
+    from .. import settings
+    from ..core.redact import split_url_password
+
+    public, password = split_url_password(getattr(graph.catalog, "_raw_url", "") or "")
+    if password:
+        os.environ[settings.CATALOG_PASSWORD_ENV] = password
+    return public
 
 
 def _refs_tag(refs: list[str]) -> str:

@@ -80,3 +80,69 @@ def test_a_failing_build_exits_nonzero_and_names_the_failed_partition(run, tmp_p
     assert p.returncode == 1
     assert "failed src/date=2024-01-12: injected failure" in p.stdout
     assert "FAILED" in p.stdout and "blocked 2" in p.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["plan", "trail/date=0001-01-01..9999-12-31"], "expands to 3,652,059 refs, more than the "
+                                                    "limit of 100,000"),
+    (["--max-refs", "5", "plan", "trail/date=2024-01-01..2024-01-09"], "more than the limit of 5"),
+    (["plan", "trail/date=" + "9" * 600], "refs may be at most 512 characters"),
+    (["plan", "trail/date=2024-01-01\n"], "control character"),
+    (["plan", "--", "trail/date=-rf"], "starts with '-'"),
+    (["build", "--timeout", "-3", "trail/date=2024-01-01"], "-3"),
+])
+def test_limits_are_clear_errors_on_the_command_line(run, args, message):
+    p = run(*args, ok=False)
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_lookup_names_the_job_and_the_config_that_builds_a_ref(run):
+    found = json.loads(run("lookup", "--json", "trail/date=2024-01-14").stdout)[0]
+    assert found["job"] == "trail" and found["kind"] == "python"
+    assert found["config"]["outputs"] == ["trail/date=2024-01-14"]
+    assert {i["dep_type"] for i in found["config"]["inputs"]} == {"materialize"}
+    assert len(found["config"]["inputs"]) == 7 and found["timeout"] == 3600
+    text = run("lookup", "daily/date=2024-01-02").stdout
+    assert "job daily" in text and "input:   src/date=2024-01-02 (materialize)" in text
+
+
+def test_mermaid_draws_the_provenance_of_live_refs_and_the_dataset_graph(run):
+    run("build", "trail/date=2024-01-14")
+    prov = run("mermaid", "trail/date=2024-01-14").stdout
+    assert prov.startswith("flowchart LR") and "classDef root" in prov
+    assert "trail/date=2024-01-14<br/>trail@" in prov and "src/date=2024-01-08<br/>load_src@" in prov
+    assert prov.count("<br/>daily@") == 7  # the exact daily versions it read
+    plan = run("mermaid", "--plan", "trail/date=2024-01-14").stdout
+    assert "classDef fresh" in plan
+    ds = run("mermaid", "--datasets").stdout.splitlines()
+    node = {line.split("(")[0].strip(): line.split('"')[1].split(" v")[0]  # name, no version
+            for line in ds if '("' in line}
+    job = {line.split("[")[0].strip(): line.split('"')[1] for line in ds if '["' in line}
+    edges = {(node.get(a, job.get(a)), node.get(b, job.get(b)))
+             for a, _arrow, b in (line.split() for line in ds if " --> " in line)}
+    assert ("src", "daily") in edges and ("daily", "daily") in edges
+    assert ("daily", "trail") in edges and ("trail", "trail") in edges
+
+
+def test_plan_script_compiles_an_all_executable_plan_to_a_runnable_shell_script(run, tmp_path):
+    chain = ["--graph", "tests.support.chain_exe:graph"]
+    script = tmp_path / "build.sh"
+    out = run(*chain, "plan", "--script", str(script), "stage2/d=1").stdout
+    assert "wrote" in out and os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.index("# step 1: stage1") < text.index("# step 2: stage2")
+    subprocess.run(["sh", str(script)], env={**os.environ, "OUT": str(tmp_path / "out")},
+                   check=True, capture_output=True, text=True, timeout=120)
+    import pandas as pd
+    assert list(pd.read_parquet(tmp_path / "out" / "stage2" / "d=1" / "data.parquet").v) == [2, 4, 6]
+    # a live input is read where the catalog says it is
+    run(*chain, "build", "stage1/d=2")
+    text = run(*chain, "plan", "--script", "-", "stage2/d=2").stdout
+    assert "# step 1: stage2" in text and "stage1/d=2/part-" in text
+
+
+def test_plan_script_refuses_plans_with_python_jobs_and_names_them(run):
+    p = run("plan", "--script", "-", "trail/date=2024-01-14", ok=False)
+    assert p.returncode == 2
+    assert "Python job(s) daily, load_src, trail" in p.stderr and "databuild build" in p.stderr
