@@ -60,34 +60,85 @@ def register(cli: click.Group, console) -> None:
     @_file_opt
     @click.pass_obj
     def validate(obj, file_):
-        """Check the file; one clear line per problem."""
+        """Check the file; one line per problem, each with its path (pipelines[0].tasks[1])."""
         from resources.pipelines import load
 
         pf = load(_path(obj, file_))
+        for w in pf.warnings:
+            console.print(f"[yellow]note[/]: {w}", soft_wrap=True)
         console.print(f"[green]ok[/]: {len(pf.pipelines)} pipeline(s), {len(pf.targets)} "
                       f"target(s), {len(pf.connections)} connection(s) in {pf.path}")
 
     @pipelines.command()
+    def schema():
+        """Print the JSON Schema of pipelines.yaml (for editors and CI)."""
+        from resources.pipelines_model import json_schema
+
+        click.echo(json.dumps(json_schema(), indent=2))
+
+    @pipelines.command()
+    @click.argument("name")
+    @click.option("--print", "print_", metavar="FILE", default=None,
+                  help="print one artifact (e.g. run_results.json) of the latest run")
+    @click.pass_obj
+    def artifacts(obj, name, print_):
+        """The dbt artifacts (manifest, run_results, catalog, index.html) of NAME's latest run."""
+        from resources.dbt import latest_artifacts
+
+        from .core.errors import ConfigError
+
+        latest = latest_artifacts(obj.conf.home, name)
+        if latest is None:
+            raise ConfigError(f"no dbt artifacts for pipeline {name!r} under "
+                              f"{obj.conf.home / 'dbt'}; run it first (databuild pipelines run "
+                              f"{name})")
+        files = sorted(p for p in latest.rglob("*") if p.is_file() and p.suffix in (
+            ".json", ".html"))
+        if print_:
+            hits = [p for p in files if p.name == print_ or str(p.relative_to(latest)) == print_]
+            if not hits:
+                raise ConfigError(f"no {print_} in {latest}; there are: "
+                                  f"{', '.join(sorted({p.name for p in files})) or 'none'}")
+            click.echo(hits[-1].read_text())
+            return
+        click.echo(str(latest))
+        for p in files:
+            click.echo(f"  {p.relative_to(latest)}  ({p.stat().st_size:,} bytes)")
+
+    @pipelines.command()
     @click.argument("name")
     @_file_opt
+    @click.option("--verbose", is_flag=True, help="also print Dagster's events and dbt output")
+    @click.option("--tick", default=None, metavar="ISO-TIME",
+                  help="render tick variables ({{ scheduled_date }} ...) as if scheduled then")
     @click.pass_obj
-    def run(obj, name, file_):
-        """Run pipeline NAME now, as a Dagster run (task locks apply)."""
+    def run(obj, name, file_, verbose, tick):
+        """Run pipeline NAME now, as a Dagster run (task locks apply). One line per step."""
+        import datetime as dt
+
         from resources.dagster_pipelines import run_pipeline
         from resources.locks import host_tags, interruptible_wait
 
+        from .cli_pipeline_run import RunPrinter, quiet_run_config
+        from .core.errors import ConfigError
         from .dagster.sync import ensure_instance
 
+        when = None
+        if tick:
+            try:
+                when = dt.datetime.fromisoformat(tick)
+            except ValueError:
+                raise ConfigError(f"--tick {tick!r} is not an ISO time like "
+                                  "2024-01-15T06:00:00+00:00") from None
         instance = ensure_instance(obj.conf.dagster_home)
-        with interruptible_wait(instance, log=console.print):  # SIGTERM/SIGINT while waiting
-            done = run_pipeline(_path(obj, file_), name, instance, tags=host_tags())
+        printer = RunPrinter(instance, console.print)
+        with printer, interruptible_wait(instance, log=console.print):
+            done = run_pipeline(_path(obj, file_), name, instance,
+                                tags={**host_tags(), **printer.tags},
+                                run_config=quiet_run_config(verbose), tick=when)
         with done as result:
-            for ev in result.all_events:
-                if ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-                    colour = "green" if ev.event_type_value == "STEP_SUCCESS" else "red"
-                    console.print(f"[{colour}]{ev.event_type_value.lower():<12}[/] {ev.step_key}")
-            console.print(f"run {result.run_id}: "
-                          f"{'[green]succeeded' if result.success else '[red]FAILED'}[/]")
+            printer.skipped([n.name for n in result.job_def.graph.nodes_in_topological_order])
+            console.print(printer.summary(result))
             if not result.success:
                 sys.exit(1)
 

@@ -71,8 +71,9 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
         cwd = check_cwd(task.params.get("cwd"), [project, Path.cwd()])
         out = run(task.params["args"], cwd=cwd, env=task.params.get("env"),
                   timeout=float(task.params.get("timeout", 3600)), log=context.log)
+        tail = " | ".join(out.output.strip().splitlines()[-5:])
         return {"ok": out.ok, "status": "succeeded" if out.ok else "failed",
-                "message": out.output[-2000:]}
+                "message": (f"exit code {out.returncode}" + (f": {tail}" if tail else ""))[-2000:]}
     params = dict(task.params)
     given = (context.op_config or {}).get("vars")
     if given is not None:  # from the schedule (tick rendered) or the launchpad
@@ -80,8 +81,10 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
     elif params.get("vars"):
         params["vars"] = render(params["vars"], _tick(context, pipeline))
     artifacts = artifacts_root(_home(), pipeline.name, context.run_id) / pl.sanitize(task.name)
+    cache = _home() / "dbt" / ".parse" / pl.sanitize(f"{project.name}-{pipeline.target}")
     outcome = run_dbt(TASKS[task.slug].command.removeprefix("dbt "), params, target,
-                      project_dir=project, log=context.log, artifacts_dir=artifacts)
+                      project_dir=project, log=context.log, artifacts_dir=artifacts,
+                      parse_cache=cache)
     return {"ok": outcome.ok, "status": "succeeded" if outcome.ok else "failed",
             "message": outcome.message, "failed_tests": outcome.failed_tests,
             "errors": outcome.errors, "skipped": outcome.skipped,

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -162,14 +163,16 @@ def latest_artifacts(home: Path, pipeline: str) -> Path | None:
 
 def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir: Path | None =
             None, log=None, quiet: bool = False, artifacts_dir: Path | None = None,
-            timeout: float | None = None) -> DbtOutcome:
+            timeout: float | None = None, parse_cache: Path | None = None) -> DbtOutcome:
     """Run one dbt command against the target as a plain `dbt` process (its own process
     group, with a time limit) and read its outcome from run_results.json.
 
     No DbtCliResource here: it runs `dbt --version` and builds a dbt adapter in this process
     on every call (seconds per step) for features a task does not use. ``artifacts_dir``
     keeps dbt's target folder (manifest, run_results, catalog, index.html); without it a
-    temporary folder is used and removed."""
+    temporary folder is used and removed. ``parse_cache``: a folder keeping dbt's
+    partial_parse.msgpack between runs (dbt checks it is still valid), so a fresh target
+    folder does not cost a full parse."""
     from .shell import DEFAULT_TIMEOUT_S, run_process
 
     project_dir = Path(project_dir or DEFAULT_PROJECT)
@@ -188,6 +191,9 @@ def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir:
                "DBT_PROFILES_DIR": str(pdir), "DBT_PROJECT_DIR": str(project_dir),
                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false",
                **dbt_env(target, params.get("env"))}
+        cached = Path(parse_cache) / "partial_parse.msgpack" if parse_cache else None
+        if cached is not None and cached.is_file():
+            shutil.copy2(cached, tdir / "partial_parse.msgpack")
         args = [dbt_executable(), *(["--quiet"] if quiet else []), *dbt_args(command, params),
                 "--profile", PROFILE, "--target", target.name]
         secrets = [target.password()] if target.password_env else []
@@ -196,6 +202,11 @@ def run_dbt(command: str, params: dict, target: WarehouseTarget, *, project_dir:
                            timeout=timeout or DEFAULT_TIMEOUT_S,
                            on_line=(log.info if log and not quiet else None))
         out = _outcome(command, tdir / "run_results.json", proc.returncode, proc.output)
+        fresh = tdir / "partial_parse.msgpack"
+        if cached is not None and fresh.is_file():
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copy2(fresh, cached)
         if proc.timed_out:
             out.errors.insert(0, proc.output.splitlines()[-1])
         out.duration_s = round(time.monotonic() - started, 3)
