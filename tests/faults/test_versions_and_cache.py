@@ -1,7 +1,10 @@
 """Versions decide what is stale (any major difference, both ways); reverting code hits the
 action cache instead of running the job."""
 
+from rich.console import Console
+
 from databuild_assets.core import Catalog
+from databuild_assets.progress import BuildProgress
 from tests.faults.graph import executions, make_graph
 
 D = "2024-02-01"
@@ -32,6 +35,12 @@ def test_a_minor_code_bump_rebuilds_nothing_and_a_major_one_rebuilds_the_job(
     result = major.build([TOP])
     assert result.ok and [e.split()[0] for e in executions(tmp_path)[before:]] == ["mid"]
     assert result.cut_off == [TOP]  # identical output: early cutoff keeps top
+    summary = result.summary()  # counted as cut off, not as delegated
+    assert (summary["built"], summary["cut_off"], summary["delegated"]) == (1, 1, 0)
+    console = Console(record=True, width=300)
+    BuildProgress(console, enabled=False).print_summary(result)
+    text = console.export_text()
+    assert "partitions built 1, skipped 1 (fresh), cut off 1, cached 0, delegated 0" in text
 
 
 def test_reverting_code_republishes_the_earlier_manifest_without_running_the_job(
