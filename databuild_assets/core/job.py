@@ -33,6 +33,11 @@ class Job:
     group: ClassVar[str] = "databuild"
     owners: ClassVar[list[str]] = []
     kinds: ClassVar[list[str]] = ["python"]
+    # seconds one run() may take; None: the default (DATABUILD_JOB_TIMEOUT, build --timeout)
+    timeout: ClassVar[float | None] = None
+    # "process": run() runs in a child process group, killed whole at the deadline (default);
+    # "inline": in the build's process, no time limit (only for tiny, trusted pandas jobs)
+    isolation: ClassVar[str] = "process"
 
     def configure(self, refs: list[str]) -> list[JobConfig]:
         raise NotImplementedError(f"job {self.label!r} must implement configure(refs)")

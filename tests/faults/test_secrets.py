@@ -97,7 +97,7 @@ def test_secret_markers_reach_the_job_but_never_the_catalog_manifests_events_log
 
 
 def test_a_catalog_url_with_a_password_reaches_dagster_runs_without_the_password(
-        tmp_path, pg_url):
+        tmp_path, pg_url, monkeypatch):
     url = sa.engine.make_url(pg_url).set(password="CATPW-SEKRIT-9c13")
     full = url.render_as_string(hide_password=False)
     p = _cli(tmp_path, full, "build", "--dagster", "src/date=2024-01-05",
@@ -113,3 +113,10 @@ def test_a_catalog_url_with_a_password_reaches_dagster_runs_without_the_password
     stored = _files_text(tmp_path / "dagster") + p.stdout + p.stderr
     assert "CATPW-SEKRIT-9c13" not in stored
     instance.dispose()
+    # a run process puts the password back from the environment reference
+    from databuild_assets import settings
+    from databuild_assets.dagster.io_manager import DatabuildIOManager
+
+    public = runs[0].tags["databuild/catalog"]
+    monkeypatch.setenv(settings.CATALOG_PASSWORD_ENV, "CATPW-SEKRIT-9c13")
+    assert DatabuildIOManager(catalog_url=public).resolved_catalog_url == full

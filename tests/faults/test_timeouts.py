@@ -95,3 +95,23 @@ def test_the_default_timeout_comes_from_the_settings_and_the_cli(tmp_path, catal
     assert "timed out after 1 s" in out
     pids = json.loads((tmp_path / "pids-hang.json").read_text())
     assert _gone(pids)
+
+
+def test_a_job_marked_inline_runs_in_the_builds_own_process(tmp_path, catalog_url):
+    import pandas as pd
+
+    from databuild_assets.core import Graph, Job, JobConfig, PartitionPattern
+
+    class Inline(Job):
+        label, outputs, isolation = "inline", [PartitionPattern("inl/d={d}")], "inline"
+
+        def configure(self, refs):
+            return [JobConfig(outputs=refs)]
+
+        def run(self, config, ctx):
+            for r in config.outputs:
+                ctx.write(r, pd.DataFrame({"pid": [os.getpid()]}))
+
+    g = Graph([Inline()], Catalog.open(catalog_url), tmp_path / "data")
+    result = g.build(["inl/d=1"])
+    assert result.ok and int(g.store.read(result.manifests[0].path).pid[0]) == os.getpid()
