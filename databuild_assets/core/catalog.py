@@ -349,16 +349,29 @@ class Catalog:
         schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
         name = f'"{schema}".{table.name}' if schema else table.name
         cur = conn.connection.driver_connection.cursor()
+        dialect = self.engine.dialect
         try:
             for chunk in _chunks(keys, _READ_CHUNK):
-                if self.dialect == "postgresql":
-                    cur.execute(f"SELECT {cols} FROM {name} WHERE {key} = ANY(%s)", (chunk,))
-                else:
-                    marks = ",".join("?" * len(chunk))
-                    cur.execute(f"SELECT {cols} FROM {name} WHERE {key} IN ({marks})", chunk)
-                yield from cur.fetchall()
+                try:
+                    if self.dialect == "postgresql":
+                        cur.execute(f"SELECT {cols} FROM {name} WHERE {key} = ANY(%s)", (chunk,))
+                    else:
+                        marks = ",".join("?" * len(chunk))
+                        cur.execute(f"SELECT {cols} FROM {name} WHERE {key} IN ({marks})", chunk)
+                    rows = cur.fetchall()
+                except dialect.loaded_dbapi.Error as e:  # wrapped as SQLAlchemy would
+                    lost = dialect.is_disconnect(e, conn.connection.dbapi_connection, cur)
+                    if lost:
+                        conn.invalidate()
+                    raise sa.exc.DBAPIError.instance(
+                        None, None, e, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                        dialect=dialect) from e
+                yield from rows
         finally:
-            cur.close()
+            try:
+                cur.close()
+            except Exception:  # noqa: BLE001 - a cursor of a dead connection
+                pass
 
     @resilient
     def partitions_of(self, dataset: str | None = None) -> list[PartitionRow]:

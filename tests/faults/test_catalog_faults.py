@@ -39,6 +39,16 @@ def test_a_build_completes_when_its_catalog_connection_is_killed_inside_a_transa
     assert g.status([MID])[MID].state == "live"
     assert len(c.manifest_history(ref=MID)) == 1  # the retried commit stored it once
 
+    @sa.event.listens_for(c.engine.engine, "begin")
+    def kill_at_begin(conn):  # a read transaction (status) loses its connection too
+        if len(killed) == 1:
+            pid = conn.connection.dbapi_connection.get_backend_pid()
+            with pg_admin.connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            killed.append(pid)
+
+    assert g.status([MID])[MID].state == "live" and len(killed) == 2
+
 
 def _cli(tmp_path, catalog_url, *args):
     return subprocess.run(
