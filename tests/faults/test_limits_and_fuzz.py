@@ -144,3 +144,34 @@ def test_any_config_a_job_returns_is_planned_or_a_typed_error_and_writes_nothing
         g.build(["fz/k=1"])
     except DatabuildError:
         assert row_counts(catalog_url) == before
+
+
+def fuzz_graph_from_env() -> Graph:
+    """For the CLI: the test graph plus FuzzJob returning FUZZ_PAYLOAD (JSON)."""
+    import json
+    import os
+    from pathlib import Path
+
+    job = FuzzJob()
+    job.payload = json.loads(os.environ["FUZZ_PAYLOAD"])
+    return Graph([*make_graph(Path(os.environ["DBTEST_ROOT"])).jobs, job])
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=config_payload, command=st.sampled_from(["plan", "build", "lookup"]))
+def test_any_config_through_the_cli_exits_cleanly_and_rejections_write_nothing(
+        fuzz_graph, tmp_path, monkeypatch, payload, command):
+    import json
+
+    g, url = fuzz_graph
+    monkeypatch.setenv("DBTEST_ROOT", str(tmp_path))
+    monkeypatch.setenv("FUZZ_PAYLOAD", json.dumps(payload))
+    before = row_counts(url)
+    code, out, err = _run_cli(["--graph", "tests.faults.test_limits_and_fuzz:fuzz_graph_from_env",
+                               "--catalog", url, "--data-root", str(g.data_root), command,
+                               "fz/k=1"])
+    assert "Traceback" not in err and "unexpected" not in err, err
+    assert code in (0, 1, 2), (code, err)
+    if code == 2:
+        assert err.strip() and row_counts(url) == before, (payload, err)
