@@ -190,3 +190,30 @@ MALFORMED = [
     Malformed("yaml-duplicate-key", "not valid YAML at line 3", "appears twice",
               text="pipelines:\n  - name: a\n    name: b\n"),
 ]
+
+
+# --- an outside dbt project: tests/support/jaffle_like copied out of the repository ---------
+
+JAFFLE = Path(__file__).resolve().parent / "jaffle_like"
+
+
+def outside_project(folder: Path, pg_db: str | None = None, schedule: str | None = None) -> Path:
+    """Copy the fixture project to ``folder/analytics`` and write ``folder/pipelines.yaml``
+    beside it (a relative dbt_project_dir, a DuckDB file in a folder that does not exist yet,
+    and a PostgreSQL prod target when ``pg_db`` is given). Returns the pipelines file."""
+    import shutil
+
+    shutil.copytree(JAFFLE, folder / "analytics")
+    targets = {"dev": {"type": "duckdb", "path": "warehouse/dev.duckdb", "schema": "main"}}
+    if pg_db:
+        targets["prod"] = {"type": "postgres", "host": "127.0.0.1", "port": 5432,
+                           "user": "postgres", "database": pg_db, "schema": "analytics"}
+    tasks = [{"slug": "dbt-build", "vars": {"as_of": "{{ scheduled_date }}"}},
+             {"slug": "dbt-docs-generate"}]
+    pipelines = [{"name": f"jaffle_{t}", "target": t, "tasks": tasks,
+                  **({"schedule": {"cron": schedule, "timezone": "UTC"}} if schedule else {})}
+                 for t in targets]
+    path = folder / "pipelines.yaml"
+    path.write_text(yaml.safe_dump({"dbt_project_dir": "analytics", "targets": targets,
+                                    "pipelines": pipelines}, sort_keys=False))
+    return path

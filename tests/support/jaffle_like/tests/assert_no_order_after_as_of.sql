@@ -1,0 +1,2 @@
+select order_id from {{ ref('orders') }}
+where order_date > cast('{{ var("as_of") }}' as date)
