@@ -115,8 +115,12 @@ def plan(obj: Ctx, refs, force, as_json, script):
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
               help="Default time limit per job, in seconds (DATABUILD_JOB_TIMEOUT; jobs may set "
                    "their own). A job over its limit is killed with its whole process group.")
+@click.option("--celery", "celery_yaml", type=click.Path(exists=True, dir_okay=False),
+              help="With --dagster: run the steps on Celery workers; the executor config "
+                   "(execution.config) is read from this YAML file, the one the workers start "
+                   "with (deploy/celery).")
 @click.pass_obj
-def build(obj: Ctx, refs, force, as_json, via_dagster, timeout):
+def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml):
     """Build REFS and everything upstream that is missing or stale."""
     import os
 
@@ -124,6 +128,19 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout):
 
     if timeout:  # through the environment, so Dagster runs launched from here see it too
         os.environ["DATABUILD_JOB_TIMEOUT"] = repr(float(timeout))
+    celery = None
+    if celery_yaml:
+        if not via_dagster:
+            raise click.UsageError("--celery needs --dagster: Celery workers run Dagster steps")
+        from pathlib import Path
+
+        import yaml
+
+        doc = yaml.safe_load(Path(celery_yaml).read_text()) or {}
+        celery = (doc.get("execution") or {}).get("config")
+        if not isinstance(celery, dict):
+            raise click.UsageError(f"{celery_yaml} has no execution.config block (see "
+                                   "deploy/celery/celery.yaml)")
     refs = _refs(refs, obj)
     progress = BuildProgress(console, enabled=not as_json)
     if via_dagster:
@@ -134,7 +151,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout):
 
             result = build_with_dagster(obj.graph, obj.graph_spec, refs,
                                         dagster_home=obj.conf.dagster_home, force=force,
-                                        on_event=progress.on_event)
+                                        on_event=progress.on_event, celery=celery)
         else:
             result = obj.graph.build(refs, force=force, origin="cli",
                                      on_event=progress.on_event)
