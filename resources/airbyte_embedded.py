@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -76,6 +77,7 @@ def _import_airbyte(root: Path, log: SafeLog):
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("AIRBYTE_LOGGING_ROOT", str(root / "logs"))
     os.environ.setdefault("AIRBYTE_TEMP_DIR", str(root / "tmp"))  # config files (0600)
+    _use_uv()
     for folder in (os.environ["AIRBYTE_LOGGING_ROOT"], os.environ["AIRBYTE_TEMP_DIR"]):
         Path(folder).mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
@@ -95,6 +97,35 @@ def _import_airbyte(root: Path, log: SafeLog):
         log.warning("PyAirbyte was imported before AIRBYTE_OFFLINE_MODE=1 was set; connector "
                     "registry lookups may fail on machines without internet access")
     return ab
+
+
+def _use_uv() -> None:
+    """Install connectors with uv when it is at hand: seconds, where pip's resolver spent
+    minutes backtracking over source-file's pins. PyAirbyte 0.35 reads AIRBYTE_NO_UV
+    inverted ("1" turns uv on, airbyte/constants.py) and runs `uv` from PATH. A user's own
+    AIRBYTE_NO_UV is left alone."""
+    import shutil
+
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None or "AIRBYTE_NO_UV" in os.environ:
+        return
+    os.environ["AIRBYTE_NO_UV"] = "1"
+    folder = str(Path(uv).parent)
+    if folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
+def install_connector(source: str, pip_url: str, install_root: Path, log=None) -> Path:
+    """Install a connector where embedded syncs look for it, before a build needs it (the
+    demo reports the install time on its own); nothing to do when it is installed."""
+    from types import SimpleNamespace
+
+    slog = SafeLog(log, Redactor(), f"airbyte {source}: ")
+    install_root.mkdir(parents=True, exist_ok=True)
+    ab = _import_airbyte(install_root, slog)
+    _, home = _source(ab, SimpleNamespace(source=source, pip_url=pip_url), {}, install_root,
+                      slog)
+    return home
 
 
 def _source(ab, conn: AirbyteConnection, config: dict, root: Path, log: SafeLog):
@@ -170,6 +201,24 @@ def _stoppable(source, stop: threading.Event) -> None:
     source.executor.execute = guarded
 
 
+def _guarded(source) -> None:
+    """Start the connector under the task layer's process guard (resources/process_guard.py):
+    its own process group, killed whole when this process dies, even by SIGKILL."""
+    from .shell import GUARD
+
+    executor = source.executor
+    base = type(executor)
+    if getattr(base, "_databuild_guarded", False):
+        return
+    plain = base._cli.fget
+
+    def cli(self) -> list[str]:
+        return [sys.executable, "-S", str(GUARD), str(os.getpid()), "--", *plain(self)]
+
+    executor.__class__ = type(f"Guarded{base.__name__}", (base,),
+                              {"_cli": property(cli), "_databuild_guarded": True})
+
+
 def _terminate_children(marker: str) -> int:
     """SIGTERM this process's children whose command line contains ``marker`` (the
     connector's venv). For a connector that stays silent after a stop. Linux /proc only."""
@@ -229,6 +278,7 @@ def embedded_sync(conn: AirbyteConnection, target, *, timeout: float, log,
 def _read(conn, source, cache, home: Path, where: str, *, timeout: float, log: SafeLog,
           cancel_event: threading.Event | None) -> SyncOutcome:
     stop = threading.Event()
+    _guarded(source)
     _stoppable(source, stop)
     box: dict = {}
 
