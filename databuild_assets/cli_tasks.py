@@ -131,7 +131,7 @@ def register(cli: click.Group, console) -> None:
                 raise ConfigError(f"--tick {tick!r} is not an ISO time like "
                                   "2024-01-15T06:00:00+00:00") from None
         instance = ensure_instance(obj.conf.dagster_home)
-        printer = RunPrinter(instance, console.print)
+        printer = RunPrinter(instance, lambda text: console.print(text, soft_wrap=True))
         with printer, interruptible_wait(instance, log=console.print):
             done = run_pipeline(_path(obj, file_), name, instance,
                                 tags={**host_tags(), **printer.tags},

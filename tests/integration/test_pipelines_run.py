@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -62,6 +63,13 @@ def test_a_failing_dbt_test_warns_or_fails_the_pipeline_as_declared(tmp_path, de
         assert result.success is succeeds
         text = " ".join(repr(e) for e in inst.all_logs(result.run_id))
         assert "1 test(s) failed: test.podcast_reviews.assert_no_forced_failure" in text
+        outputs = [e.event_specific_data.metadata for e in result.all_events
+                   if e.event_type_value == "STEP_OUTPUT"]
+        if succeeds:  # warned, not a plain success; the artifacts are kept
+            assert outputs[0]["status"].value == "warned"
+            assert (Path(outputs[0]["artifacts"].value) / "run_results.json").is_file()
+        else:
+            assert outputs == []
 
 
 def test_the_prod_target_runs_the_same_project_on_postgresql(tmp_path, pg_url):
@@ -151,6 +159,9 @@ def test_two_overlapping_pipelines_take_turns_on_the_shared_dbt_lock(tmp_path, d
         spans.append((evs["STEP_START"], evs["STEP_SUCCESS"]))
     (a0, a1), (b0, b1) = sorted(spans)
     assert a1 <= b0, f"dbt_build ran twice at once: {spans}"
+    starts = sorted(inst.get_run_records(), key=lambda r: r.create_timestamp.timestamp())
+    if starts[1].create_timestamp.timestamp() < a1:  # the second run had to wait: it says so
+        assert any("waiting   for lock dbt:dbt_project:dev, held by run" in o for o in outs), outs
     assert seen_holder and seen_holder[0]["lock"].startswith("dbt:dbt_project:dev")
     assert seen_holder[0]["pipeline"] in ("first", "second")
 
@@ -186,3 +197,32 @@ def test_with_continue_on_sync_failure_the_failed_sync_is_red_the_others_run_and
         # the task locks are free again
         for key in ("airbyte:orders", "airbyte:users"):
             assert not inst.event_log_storage.get_concurrency_info(key).claimed_slots
+
+
+def test_the_code_location_refuses_each_malformed_file_with_the_validate_message(
+        tmp_path, monkeypatch):
+    """Loading `databuild_assets.definitions` (Dagster's lazy definitions) with a bad file
+    fails with exactly the message `pipelines validate` prints: no traceback, no half load."""
+    from databuild_assets.definitions import defs
+    from resources.pipelines import PipelinesConfigError
+    from tests.support.pipelines import MALFORMED
+
+    monkeypatch.setenv("DATABUILD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    for i, case in enumerate(MALFORMED):
+        folder = tmp_path / f"case{i}"
+        folder.mkdir()
+        path = case.write(folder)
+        monkeypatch.setenv("DATABUILD_PIPELINES_FILE", str(path))
+        with pytest.raises(PipelinesConfigError) as direct:
+            load(path)
+        with pytest.raises(PipelinesConfigError) as located:
+            defs()
+        assert str(located.value) == str(direct.value), case.id
+        assert located.value.problems[0].startswith(case.path), case.id
+    cli = subprocess.run([sys.executable, "-m", "databuild_assets.cli", "pipelines", "validate",
+                          "--file", str(path)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "500"})
+    assert cli.returncode == 2
+    assert str(direct.value).splitlines()[0] in cli.stderr
+    assert "Traceback" not in cli.stderr
