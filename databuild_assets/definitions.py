@@ -28,9 +28,10 @@ def defs() -> dg.Definitions:
         log.warning("DAGSTER_HOME is not set (or is a temporary folder): runs go to a "
                     "throwaway instance that `databuild ui` does not show. Use `databuild "
                     "dagster ...` or export DAGSTER_HOME=%s", conf.dagster_home)
-    parts = []
+    parts, datasets = [], set()
     if conf.graph.strip().lower() != "none":  # DATABUILD_GRAPH=none: pipelines only
         graph = load_graph(conf.graph)
+        datasets = set(graph.registry.patterns)  # dbt models of these names are theirs
         assets = build_definitions(graph)
         parts = [assets, dg.Definitions(jobs=[request_build_job(graph)],
                                         schedules=asset_job_schedules(graph, assets.jobs or []))]
@@ -38,5 +39,6 @@ def defs() -> dg.Definitions:
         from resources.dagster_pipelines import pipeline_definitions
         from resources.pipelines import load
 
-        parts.append(pipeline_definitions(load(conf.pipelines_file), target=conf.target))
+        parts.append(pipeline_definitions(load(conf.pipelines_file), target=conf.target,
+                                          datasets=datasets))
     return with_retry_classes(dg.Definitions.merge(*parts) if parts else dg.Definitions())

@@ -110,9 +110,9 @@ def run_step(context, graph: Graph, job, refs: list[str], force: bool, build_id:
         cat = graph.catalog
         if result is None:
             cat.start_build(bid, refs, origin="dagster")
-        cat.fail({r: graph.registry.dataset(r) for r in unmet}, bid, "inputs not live",
-                 [Event(bid, "failed", r, job.label, {"error": why})
-                  for r, why in sorted(unmet.items())])
+        for r, why in sorted(unmet.items()):
+            cat.fail({r: graph.registry.dataset(r)}, bid, why,
+                     [Event(bid, "failed", r, job.label, {"error": why})])
         if result is None:
             cat.finish_build(bid, "failed")
     failed = dict(unmet)

@@ -179,3 +179,30 @@ def test_one_dagster_run_over_a_range_of_all_assets_builds_every_job_in_order(
                                                       partition_key=f"2024-01-0{i}")
         live = g.status([r])[r].data_version
         assert rec.asset_materialization.tags["dagster/data_version"] == live
+
+
+def test_the_code_location_has_one_asset_per_table_across_databuild_jobs_and_dbt_models(
+        tmp_path, monkeypatch):
+    """The podcast graph's dbt jobs build categorized_reviews and daily_category_summary; the
+    dbt models of those names are the same asset nodes, not a second warehouse/... node."""
+    from databuild_assets import definitions
+
+    for k in [k for k in __import__("os").environ if k.startswith(("DATABUILD_", "DAGSTER_"))]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("DATABUILD_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("DATABUILD_TARGET", "prod")  # the dbt assets follow the run's target
+    ag = definitions.defs().resolve_asset_graph()
+    keys = list(ag.get_all_asset_keys())
+    tables = [k.path[-1] for k in keys if k.path[0] != "airbyte"]
+    assert sorted(tables) == sorted(set(tables)), "two asset nodes for one table"
+    assert dg.AssetKey(["warehouse", "stg_reviews"]) in keys  # dbt-only models stay dbt's
+    assert dg.AssetKey(["warehouse", "categorized_reviews"]) not in keys
+    summary = ag.get(dg.AssetKey("daily_category_summary"))
+    assert summary.metadata["databuild/job"] == "dbt_summary"  # the one definition
+    stg = ag.get(dg.AssetKey(["warehouse", "stg_reviews"]))
+    assert {k.to_user_string() for k in stg.parent_keys} == {"validated_reviews"}
+    # databuild jobs writing the warehouse share the dbt task lock of the run's target
+    assert ag.get(dg.AssetKey("categorized_reviews")).pools == {"dbt:dbt_project:prod"}
+    assert ag.get(dg.AssetKey("reviews")).pools == {"dbt:dbt_project:prod"}  # Airbyte into it
+    assert stg.pools == {"dbt:dbt_project:prod"}
+    assert ag.get(dg.AssetKey("phrase_stats")).pools == set()  # parquet only
