@@ -226,3 +226,21 @@ def test_the_code_location_refuses_each_malformed_file_with_the_validate_message
     assert cli.returncode == 2
     assert str(direct.value).splitlines()[0] in cli.stderr
     assert "Traceback" not in cli.stderr
+
+
+@pytest.mark.parametrize("lock, held_between_steps", [("pipeline", True), ("task", False)])
+def test_a_pipeline_wide_lock_is_held_between_steps_and_freed_at_the_end(tmp_path, dev, lock,
+                                                                        held_between_steps):
+    home = tmp_path / "dh"
+    inst = ensure_instance(home)
+    check = ("import dagster as dg, sys; i = dg.DagsterInstance.get(); "
+             "info = i.event_log_storage.get_concurrency_info('dbt:dbt_project:dev'); "
+             "sys.exit(0 if info.claimed_slots else 3)")
+    f = write_file(tmp_path, [{"name": "locked", "target": "dev", "lock": lock, "tasks": [
+        {"slug": "dbt-clean"},
+        {"slug": "shell", "args": [sys.executable, "-c", check],
+         "env": {"DAGSTER_HOME": str(home)}}]}], dev)
+    with run_pipeline(str(f), "locked", inst) as result:
+        assert result.success is held_between_steps  # the shell step sees the dbt lock held
+    info = inst.event_log_storage.get_concurrency_info("dbt:dbt_project:dev")
+    assert not info.claimed_slots and not info.pending_steps
