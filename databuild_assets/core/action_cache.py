@@ -22,16 +22,17 @@ def _key(records) -> frozenset:
     return frozenset((r.ref, r.dep_type, r.data_version) for r in records)
 
 
-def lookup(graph, job: Job, config) -> list[PartitionManifest] | None:
-    """A reusable manifest for every output of ``config``, or None (then the job runs)."""
-    if type(job).observe is not Job.observe:
+def lookup(graph, job: Job, config, never_built=frozenset()) -> list[PartitionManifest] | None:
+    """A reusable manifest for every output of ``config``, or None (then the job runs).
+    ``never_built``: refs the plan found without any catalog row (no query needed)."""
+    if type(job).observe is not Job.observe or config.outputs & never_built:
         return None
     catalog, store, registry = graph.catalog, graph.store, graph.registry
     from .executor import _records_for
 
-    candidates = {r: catalog.action_candidates(r, config.hash, str(job.code_version))
-                  for r in sorted(config.outputs)}
-    if not all(candidates.values()):  # the common case: nothing to reuse, one query each
+    found = catalog.action_candidates(config.outputs, config.hash, str(job.code_version))
+    candidates = {r: found.get(r, []) for r in sorted(config.outputs)}
+    if not all(candidates.values()):  # the common case: nothing to reuse, one query
         return None
     try:
         inputs = Inputs(catalog, store, config)

@@ -249,13 +249,14 @@ class _Run:
                 if not configs:
                     self.emit("skipped", node, None)
                     return
+        never = {o for o in outs if plan.reasons.get(o, ())[1:2] == ("never built",)}
         for config in configs:
-            self._run_config(job, config, forced=bool(set(config.outputs) & self.forced))
+            self._run_config(job, config, bool(set(config.outputs) & self.forced), never)
         self.emit("node_done", node, None)
 
-    def _run_config(self, job, config: JobConfig, forced: bool) -> None:
+    def _run_config(self, job, config: JobConfig, forced: bool, never_built=frozenset()) -> None:
         catalog, build_id, result = self.catalog, self.build_id, self.result
-        hits = None if forced else cache_lookup(self.graph, job, config)
+        hits = None if forced else cache_lookup(self.graph, job, config, never_built)
         if hits:
             for m in hits:
                 catalog.republish(m, self.graph.registry.dataset(m.ref), [Event(

@@ -504,15 +504,21 @@ class Catalog:
             self._log(conn, events)
 
     @resilient
-    def action_candidates(self, ref: str, config_hash: str, code_version: str,
-                          limit: int = 10) -> list[PartitionManifest]:
-        """Earlier manifests of ``ref`` built by the same config and code, newest first."""
+    def action_candidates(self, refs: Iterable[str], config_hash: str, code_version: str,
+                          limit: int = 10) -> dict[str, list[PartitionManifest]]:
+        """Earlier manifests of each ref built by the same config and code, newest first."""
         m = s.manifests.c
-        q = (sa.select(m.body).where(m.ref == ref, m.config_hash == config_hash,
-                                     m.code_version == code_version)
-             .order_by(m.end_time.desc()).limit(limit))
+        out: dict[str, list[PartitionManifest]] = {}
         with self._read() as conn:
-            return [PartitionManifest.from_json(json.loads(b)) for (b,) in conn.execute(q)]
+            for chunk in _chunks(sorted(set(refs))):
+                q = (sa.select(m.body).where(m.ref.in_(chunk), m.config_hash == config_hash,
+                                             m.code_version == code_version)
+                     .order_by(m.end_time.desc()))
+                for (b,) in conn.execute(q):
+                    man = PartitionManifest.from_json(json.loads(b))
+                    if len(out.setdefault(man.ref, [])) < limit:
+                        out[man.ref].append(man)
+        return out
 
     # -- manifests and taints -----------------------------------------------------------
     @resilient
