@@ -244,3 +244,20 @@ def test_a_pipeline_wide_lock_is_held_between_steps_and_freed_at_the_end(tmp_pat
         assert result.success is held_between_steps  # the shell step sees the dbt lock held
     info = inst.event_log_storage.get_concurrency_info("dbt:dbt_project:dev")
     assert not info.claimed_slots and not info.pending_steps
+
+
+def test_every_task_of_a_pipeline_is_also_a_manual_job_that_runs_alone(tmp_path, dev):
+    from resources.dagster_pipelines import manual_jobs
+
+    f = write_file(tmp_path, [{"name": "nightly", "target": "dev", "tasks": [
+        {"slug": "git-pull", "repo": "https://example.invalid/analytics.git",
+         "dest": str(tmp_path / "co")},
+        {"slug": "dbt-clean"}, {"slug": "dbt-deps"}, {"slug": "dbt-run"},
+        {"slug": "dbt-docs-generate"},
+        {"slug": "shell", "args": [sys.executable, "-c", "print('alone')"]}]}], dev)
+    jobs = {j.name: j for j in manual_jobs(load(f))}
+    assert set(jobs) == {f"manual__nightly__{t}" for t in (
+        "git_pull", "dbt_clean", "dbt_deps", "dbt_run", "dbt_docs_generate", "shell")}
+    with dg.instance_for_test() as instance:
+        result = jobs["manual__nightly__shell"].execute_in_process(instance=instance)
+    assert result.success
