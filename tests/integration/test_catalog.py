@@ -99,3 +99,26 @@ def test_a_garbage_catalog_url_is_a_clear_error():
 def test_ci_has_a_reachable_postgres(pg_admin):
     with pg_admin.connect() as c:
         assert c.execute(sa.text("select 1")).scalar() == 1
+
+
+def test_a_failed_attempt_on_a_live_partition_keeps_its_manifest_published(catalog_url):
+    c = Catalog.open(catalog_url)
+    m = manifest("x/d=1")
+    c.commit(m, "x")
+    c.start_build("b", [])
+    assert c.claim({"x/d=1": "x", "x/d=2": "x"}, "b") is None
+    c.fail({"x/d=1": "x", "x/d=2": "x"}, "b", "boom")
+    rows = c.partitions(["x/d=1", "x/d=2"])
+    assert (rows["x/d=1"].state, rows["x/d=1"].manifest_id, rows["x/d=1"].error) == (
+        "live", m.manifest_id, "boom")
+    assert rows["x/d=2"].state == "failed"  # never published: nothing to keep
+
+
+def test_manifests_record_their_data_file_path_and_size(catalog_url):
+    c = Catalog.open(catalog_url)
+    m = PartitionManifest(ref="x/d=1", job="j", config={}, config_hash="h", code_version="1",
+                          dataset_version="1.0.0", data_version="dv", path="x/d=1/p.parquet",
+                          size=1234)
+    c.commit(m, "x")
+    facts = c.manifest_facts([m.manifest_id])[m.manifest_id]
+    assert (facts.path, facts.size) == ("x/d=1/p.parquet", 1234)
