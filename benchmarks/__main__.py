@@ -1,14 +1,17 @@
 """python -m benchmarks [--quick]: one JSON document on stdout, a readable table on stderr.
 
-Every figure carries its workload size. PostgreSQL figures use a database created and
-dropped on DATABUILD_BENCH_PG_URL's server (default postgresql://postgres@127.0.0.1:5432);
-when it is unreachable they are reported as skipped.
+Every figure carries its workload size; every goal of the performance issue is judged
+(``goals``: ``met`` true, false, or null when the mode does not measure it). PostgreSQL
+figures use a database created and dropped on DATABUILD_BENCH_PG_URL's server (default
+postgresql://postgres@127.0.0.1:5432); when it is unreachable they are reported as
+skipped. The full mode adds the dagster-daemon backfill, Celery and demo sections.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -18,23 +21,28 @@ from importlib import metadata
 
 from . import goals
 from .catalog_bench import catalog_figures
+from .celery_bench import celery_scale_out
 from .common import log, rnd
+from .daemon_backfill import daemon_side_by_side
 from .dagster_bench import side_by_side
+from .demo_bench import demo_timings
 from .loading import definitions_load
+from .parallel import parallel_build
 from .planning import null_build, peak_memory, plan_throughput
 
 SIZES = {
     "quick": {"plan": [10_000], "peak": 10_000, "null": 1_000, "days": 10,
-              "status": 10_000, "single": 500, "dbt_models": 1_000, "dbt_parse": False},
+              "status": 10_000, "single": 500, "dbt_models": 1_000, "dbt_parse": False,
+              "parallel_days": 4},
     "full": {"plan": [10_000, 100_000, 1_000_000], "peak": 1_000_000, "null": 10_000,
              "days": 365, "status": 100_000, "single": 2_000, "dbt_models": 1_000,
-             "dbt_parse": True},
+             "dbt_parse": True, "parallel_days": 10, "daemon_days": 30, "celery_days": 10},
 }
 
 
 def _versions() -> dict:
     out = {"python": platform.python_version()}
-    for pkg in ("dagster", "dagster-dbt", "dbt-core", "sqlalchemy", "pandas"):
+    for pkg in ("dagster", "dagster-dbt", "dagster-celery", "dbt-core", "sqlalchemy", "pandas"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -64,7 +72,16 @@ def run(mode: str) -> dict:
         "dagster": lambda: side_by_side(size["days"]),
         "catalog": lambda: catalog_figures(size["status"], size["single"]),
         "definitions_load": lambda: definitions_load(size["dbt_models"], size["dbt_parse"]),
+        "parallel": lambda: parallel_build(size["parallel_days"]),
     }
+    if importlib.util.find_spec("benchmarks.dbt_overhead") is not None:
+        from . import dbt_overhead
+
+        sections["dbt_overhead"] = lambda: dbt_overhead.run(quick=mode == "quick")
+    if mode == "full":
+        sections["daemon_backfill"] = lambda: daemon_side_by_side(size["daemon_days"])
+        sections["celery"] = lambda: celery_scale_out(size["celery_days"])
+        sections["demo"] = demo_timings
     doc["section_seconds"] = {}
     for name, fn in sections.items():
         t0 = time.perf_counter()

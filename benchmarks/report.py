@@ -61,17 +61,52 @@ def figures(doc: dict) -> str:
     how = "dbt parse" if dbt["manifest_generation_s"] is not None else "synthetic manifest"
     rows.append(f"| definitions load: dagster-dbt | {dbt['models']:,} models ({how}) | "
                 f"{dbt['load_definitions_s']:.2f} s |")
+    p = doc.get("parallel")
+    if p and p.get("supported"):
+        rows.append(f"| parallel build, jobs=1 vs jobs=2 | {p['workload']} | {p['jobs_1_s']:.1f} s "
+                    f"vs {p['jobs_2_s']:.1f} s: {p['speedup_2_over_1']:.2f}x |")
+    elif p:
+        rows.append(f"| parallel build | {p['workload']} | not supported: {p['note']} |")
+    d = doc.get("daemon_backfill")
+    if d:
+        rows.append(f"| Dagster default backfill via dagster-daemon | {d['days']} days x 3 jobs = "
+                    f"{d['partitions']} partitions, {d['dagster_daemon_backfill']['runs']} runs | "
+                    f"{d['dagster_daemon_backfill']['seconds']:.1f} s |")
+        rows.append(f"| `databuild build --dagster` (CLI process) | same, 3 runs | "
+                    f"{d['databuild_build_dagster']['seconds']:.1f} s: "
+                    f"{d['ratio_daemon_backfill_over_build_dagster']:,.1f}x faster |")
+    c = doc.get("celery")
+    if c and "skipped" not in c:
+        for k, label in (("one_build", "one build --dagster"), ("two_builds", "two concurrent "
+                                                                 "builds")):
+            rows.append(f"| Celery executor, {label} | {c['days']} days x 3 jobs | 1 worker "
+                        f"{c[f'{k}_1_workers']['seconds']:.1f} s, 2 workers "
+                        f"{c[f'{k}_2_workers']['seconds']:.1f} s: "
+                        f"{c[f'speedup_{k}_2_over_1']:.2f}x |")
+    elif c:
+        rows.append(f"| Celery executor | - | skipped: {c['skipped']} |")
+    dm = doc.get("demo")
+    if dm:
+        for k, label in (("first_run_fresh_connectors", "first demo, connector installed"),
+                         ("first_run_cached_connectors", "first demo, connector cached"),
+                         ("second_run", "second demo (null build)"),
+                         ("add_one_day", "one more day and its report")):
+            f = dm[k]
+            phases = ", ".join(f"{a} {b:.1f} s" for a, b in f.get("phases", {}).items())
+            rows.append(f"| {label} | 14 days of podcast reviews | {f['seconds']:.1f} s"
+                        + (f" ({phases})" if phases else "") + " |")
     return "\n".join(rows)
 
 
 def goals(doc: dict) -> str:
-    rows = ["| goal | measured | workload | |", "|---|---|---|---|"]
+    rows = ["| # | goal | measured | workload | |", "|---|---|---|---|---|"]
     for g in doc["goals"]:
         m = g["measured"]
         if isinstance(m, dict):
             m = ", ".join(f"{k}: {v:,}" if isinstance(v, (int, float)) else f"{k}: {v}"
                           for k, v in m.items())
-        rows.append(f"| {g['goal']} | {m} | {g['workload']} | {_met(g['met'])} |")
+        rows.append(f"| {g.get('id', '')} | {g['goal']} | {m} | {g['workload']} | "
+                    f"{_met(g['met'])} |")
     return "\n".join(rows)
 
 
