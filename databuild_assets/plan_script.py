@@ -16,7 +16,7 @@ from .core.errors import DatabuildError
 from .core.executable import ExecutableJob
 from .core.executor import job_timeout
 
-_OUT = "\x00OUT\x00"  # placeholder for the script's output folder inside the JSON
+_OUT = "@@DATABUILD_OUT@@"  # placeholder for the script's output folder inside the JSON
 
 
 def lookup_configs(graph, refs: list[str]) -> list[dict]:
