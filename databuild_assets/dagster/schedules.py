@@ -1,22 +1,25 @@
 """Schedules of partitioned asset jobs, from their partitions definitions.
 
 A databuild job opts in with a ``schedule`` attribute: ``True`` (the partitioning's own
-cadence: a daily partition is requested just after its day ends) or a dict of
-``build_schedule_from_partitioned_job`` keywords (``hour_of_day``, ``minute_of_hour``, ...).
-Each tick requests the tick's partition (every static key of it, for multi-partitions);
-Dagster launches the asset job for it, which skips what is already live and fresh.
+cadence, daily at midnight) or a dict of ``build_schedule_from_partitioned_job`` keywords
+(``hour_of_day``, ``minute_of_hour``, ...). Each tick requests the day that just ended, its
+data interval (every static key of it, for multi-partitions): databuild's daily partitions
+include the current day (``end_offset=1``), so Dagster's default "latest partition" would
+build a day whose data has not landed. The asset job skips what is already live and fresh.
 Schedules start stopped unless the dict says ``default_status: running``.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import itertools
 
 import dagster as dg
 
 from ..core import Graph
 from ..core.errors import DefinitionError
 
-KEYWORDS = {"hour_of_day", "minute_of_hour", "day_of_week", "day_of_month", "description",
-            "default_status"}
+KEYWORDS = {"hour_of_day", "minute_of_hour", "day_of_week", "day_of_month", "default_status"}
 
 
 def asset_job_schedules(graph: Graph, jobs) -> list[dg.ScheduleDefinition]:
@@ -35,7 +38,41 @@ def asset_job_schedules(graph: Graph, jobs) -> list[dg.ScheduleDefinition]:
         if asset_job is None:
             raise DefinitionError(f"job {job.label!r} declares a schedule but has no asset job")
         status = str(opts.pop("default_status", "stopped")).upper()
-        out.append(dg.build_schedule_from_partitioned_job(
-            asset_job, name=f"{job.label}__schedule",
-            default_status=dg.DefaultScheduleStatus[status], **opts))
+        out.append(_interval_schedule(job, asset_job, opts, status))
     return out
+
+
+def tick_partition_keys(pdef, tick: dt.datetime) -> list[str]:
+    """The partition keys of the day before ``tick`` (every static key, for multi)."""
+    day = (tick - dt.timedelta(days=1)).date().isoformat()
+    if not isinstance(pdef, dg.MultiPartitionsDefinition):
+        return [day]
+    dims = [[day] if isinstance(d.partitions_def, dg.TimeWindowPartitionsDefinition)
+            else d.partitions_def.get_partition_keys() for d in pdef.partitions_defs]
+    names = [d.name for d in pdef.partitions_defs]
+    return [dg.MultiPartitionKey(dict(zip(names, combo, strict=True)))
+            for combo in itertools.product(*dims)]
+
+
+def _interval_schedule(job, asset_job, opts: dict, status: str) -> dg.ScheduleDefinition:
+    from .assets import _partitions_for
+
+    pdef = _partitions_for(job)
+    time_dim = pdef if isinstance(pdef, dg.TimeWindowPartitionsDefinition) else next(
+        (d.partitions_def for d in getattr(pdef, "partitions_defs", [])
+         if isinstance(d.partitions_def, dg.TimeWindowPartitionsDefinition)), None)
+    if time_dim is None:
+        raise DefinitionError(f"job {job.label!r} declares a schedule but its partitions have "
+                              "no date dimension; schedule a want instead (sensors.CronWant)")
+
+    @dg.schedule(name=f"{job.label}__schedule", job=asset_job,
+                 cron_schedule=time_dim.get_cron_schedule(
+                     opts.get("minute_of_hour"), opts.get("hour_of_day"), opts.get("day_of_week"),
+                     opts.get("day_of_month")), execution_timezone=time_dim.timezone,
+                 default_status=dg.DefaultScheduleStatus[status],
+                 description=f"Builds the day that just ended of {job.label}'s outputs.")
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        for key in tick_partition_keys(pdef, context.scheduled_execution_time):
+            yield dg.RunRequest(run_key=str(key), partition_key=key)
+
+    return _schedule
