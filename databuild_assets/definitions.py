@@ -41,4 +41,7 @@ def defs() -> dg.Definitions:
 
         parts.append(pipeline_definitions(load(conf.pipelines_file), target=conf.target,
                                           datasets=datasets))
-    return with_retry_classes(dg.Definitions.merge(*parts) if parts else dg.Definitions())
+    from resources.locks import dead_lock_sensor  # task locks of dead runs freed (daemon)
+
+    parts.append(dg.Definitions(sensors=[dead_lock_sensor()]))
+    return with_retry_classes(dg.Definitions.merge(*parts))

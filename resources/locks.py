@@ -171,6 +171,27 @@ def release(instance, what: str, force: bool = False) -> list[dict]:
     return out
 
 
+def dead_lock_sensor():
+    """For deployments with a daemon: every 30 s, free the locks of dead runs (a run worker
+    killed by the OOM killer holds its slot forever otherwise; Dagster's default run launcher
+    cannot tell)."""
+    import dagster as dg
+
+    @dg.sensor(name="databuild_release_dead_locks", minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Frees task locks (concurrency pools) held by runs whose process "
+                           "is gone, and marks those runs failed.")
+    def _release(context):
+        released = release_dead_holders(context.instance)
+        for r in released:
+            context.log.warning(f"released {', '.join(r['locks'])} held by run "
+                                f"{r['run_id']}: {r['why']}")
+        return dg.SkipReason(f"released the locks of {len(released)} dead run(s)" if released
+                             else "no lock is held by a dead run")
+
+    return _release
+
+
 def _mark_canceling(instance) -> None:
     """The started runs this process executes: a termination request, as Dagster's own."""
     from dagster import DagsterRunStatus, RunsFilter

@@ -67,6 +67,19 @@ def test_a_lock_held_by_a_dead_run_is_released_and_the_run_marked_failed(tmp_pat
     assert [(r["lock"], r["run_id"]) for r in held] == [("git:analytics", alive)]
 
 
+def test_the_daemon_sensor_frees_the_locks_of_dead_runs(tmp_path):
+    from resources.locks import dead_lock_sensor
+
+    inst = ensure_instance(tmp_path / "dh")
+    dead = _started_run_holding(inst, _dead_pid())
+    sensor = dead_lock_sensor()
+    result = sensor.evaluate_tick(dg.build_sensor_context(instance=inst))
+    assert "released the locks of 1 dead run" in result.skip_message
+    assert inst.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    result = sensor.evaluate_tick(dg.build_sensor_context(instance=inst))
+    assert result.skip_message == "no lock is held by a dead run"
+
+
 def test_release_by_hand_refuses_a_live_holder_unless_forced(tmp_path):
     inst = ensure_instance(tmp_path / "dh")
     alive = _started_run_holding(inst, os.getpid())
