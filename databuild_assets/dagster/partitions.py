@@ -187,9 +187,40 @@ def _partition_mapping(dep, child: PartitionPattern, parent: PartitionPattern):
         if all(r.kind == "all" for r in rs):
             continue  # unmapped dimensions are all-to-all in a MultiPartitionMapping
         target = [cn for cn, cds in cgroups if cds == [r.child_dim for r in rs]]
-        if not target or not (len(rs) == 1 or all(r.kind == "identity" for r in rs)):
-            raise fail(f"a per-dimension mapping for {name!r} ({'; '.join(r.describe() for r in rs)})")
-        mapping = single(rs[0]) if len(rs) == 1 else dg.IdentityPartitionMapping()
-        mapped[name] = dg.DimensionPartitionMapping(dimension_name=target[0],
+        idents = [r for r in rs if r.kind == "identity"]
+        wider = [(cn, cds) for cn, cds in cgroups
+                 if {r.child_dim for r in idents} <= set(cds) and all(
+                     isinstance(child.dim(c), StaticDim) for c in cds)]
+        if target and (len(rs) == 1 or all(r.kind == "identity" for r in rs)):
+            cname = target[0]
+            mapping = single(rs[0]) if len(rs) == 1 else dg.IdentityPartitionMapping()
+        elif idents and wider and all(r.kind != "window" for r in rs) and all(
+                isinstance(parent.dim(d), StaticDim) for d in ds):
+            cname = wider[0][0]  # static values matched key by key
+            mapping = _static_group_mapping(parent, ds, child, wider[0][1], idents)
+        else:
+            raise fail(f"a per-dimension mapping for {name!r} ("
+                       f"{'; '.join(r.describe() for r in rs)})")
+        if cname in {m.dimension_name for m in mapped.values()}:
+            raise fail(f"two parent dimensions mapped onto the child's {cname!r}")
+        mapped[name] = dg.DimensionPartitionMapping(dimension_name=cname,
                                                     partition_mapping=mapping)
     return dg.MultiPartitionMapping(mapped)
+
+
+def _static_group_mapping(parent, pdims, child, cdims, idents):
+    """Parent static combination -> the child combinations that agree on the identity
+    dimensions (fan-in over the parent's other dims, fan-out over the child's)."""
+    index: dict[tuple, list[str]] = {}
+    cobjs = [child.dim(c) for c in cdims]
+    for combo in itertools.product(*[d.values for d in cobjs]):
+        cv = dict(zip(cdims, combo, strict=True))
+        index.setdefault(tuple(cv[r.child_dim] for r in idents), []).append(_combo(cobjs, cv))
+    pobjs = [parent.dim(d) for d in pdims]
+    out = {}
+    for combo in itertools.product(*[d.values for d in pobjs]):
+        pv = dict(zip(pdims, combo, strict=True))
+        keys = index.get(tuple(pv[r.parent_dim] for r in idents))
+        if keys:
+            out[_combo(pobjs, pv)] = keys[0] if len(keys) == 1 else set(keys)
+    return dg.StaticPartitionMapping(out)

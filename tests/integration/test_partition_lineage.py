@@ -60,11 +60,17 @@ def _dagster_parents(graph: Graph, ag, child: PartitionPattern, ref: str) -> dic
     return out
 
 
-@pytest.mark.parametrize("name", ["shop", "podcast", "test"])
+def _synthetic() -> Graph:  # the benchmark graph: fan-in within a static product dimension
+    from benchmarks.synthetic import make_graph as synthetic
+
+    return synthetic(regions=3, products=2)
+
+
+@pytest.mark.parametrize("name", ["shop", "podcast", "test", "synthetic"])
 def test_dagster_parent_partitions_equal_the_materialize_inputs_configure_declares(
         name, tmp_path):
     graph = {"shop": lambda: shop, "podcast": lambda: _podcast(tmp_path),
-             "test": lambda: support_graph(tmp_path)}[name]()
+             "test": lambda: support_graph(tmp_path), "synthetic": _synthetic}[name]()
     ag = build_definitions(graph, automation=False).resolve_asset_graph()
     checked = 0
     for job in graph.jobs:
