@@ -49,8 +49,10 @@ def _task(pipelines_file: Path, instance) -> tuple[float, float]:
     with run_pipeline(str(pipelines_file), "bench", instance) as result:
         assert result.success, "the benchmark pipeline failed"
         run_s = time.perf_counter() - started
-        t = {e.event_type_value: e.timestamp for e in result.all_events
-             if e.event_type_value in ("STEP_START", "STEP_SUCCESS")}
+        t = {e.dagster_event.event_type_value: e.timestamp
+             for e in instance.all_logs(result.run_id)
+             if e.dagster_event and e.dagster_event.event_type_value in (
+                 "STEP_START", "STEP_SUCCESS")}
     return t["STEP_SUCCESS"] - t["STEP_START"], run_s
 
 

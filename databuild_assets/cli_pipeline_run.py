@@ -90,7 +90,7 @@ class RunPrinter:
             return
         self.done[rec.step_key] = outcome
         took = rec.timestamp - self.started.get(rec.step_key, rec.timestamp)
-        note = f"  {note.strip()[:600]}" if note else ""
+        note = f"  {note.strip()[:1500]}" if note else ""
         self.print(f"[{STYLE[outcome]}]{outcome:<9}[/] {rec.step_key}  {took:.1f}s{note}")
 
     def _lock_waits(self):

@@ -55,9 +55,10 @@ class DbtOutcome:
         if self.failed_tests:
             text = f"dbt {self.command}: {len(self.failed_tests)} test(s) failed: " + \
                 ", ".join(self.failed_tests[:5])
-            if self.skipped:
+            if self.skipped:  # models first: they are what the user misses
+                names = sorted(self.skipped, key=lambda n: not n.startswith("model."))
                 text += f"; {len(self.skipped)} node(s) skipped: " + \
-                    ", ".join(_short_node(n) for n in self.skipped[:10])
+                    ", ".join(_short_node(n) for n in names[:10])
             return text
         return f"dbt {self.command}: {len(self.results)} node(s) ok"
 

@@ -140,12 +140,23 @@ def load(path: str | Path) -> PipelineFile:
 def parse(data, path: Path) -> tuple[PipelineFile, list[str]]:
     """(PipelineFile, ["path: problem", ...]); pure apart from checking dbt_project_dir."""
     model, problems = validate(data)
+    errors = [f"{p}: {m}" for p, m in problems]
     if model is None:
-        return PipelineFile(path), [f"{p}: {m}" for p, m in problems]
-    return _build(model, path)
+        return PipelineFile(path), errors
+    declared = set(data.get("targets") or {}) if isinstance(data.get("targets"), dict) else set()
+    raw = data.get("pipelines") if isinstance(data.get("pipelines"), list) else None
+    pf, more = _build(model, path, declared, raw)
+    return pf, sorted(errors + more, key=_natural)
 
 
-def _build(m: PipelinesFileModel, path: Path) -> tuple[PipelineFile, list[str]]:
+def _natural(problem: str) -> list:
+    """'pipelines[10].x' after 'pipelines[2].x': by path, numbers as numbers."""
+    where = problem.split(": ", 1)[0]
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", where)]
+
+
+def _build(m: PipelinesFileModel, path: Path, declared_targets: set[str] = frozenset(),
+           raw_pipelines: list | None = None) -> tuple[PipelineFile, list[str]]:
     from dagster._utils.schedules import is_valid_cron_schedule
 
     errors: list[str] = []
@@ -169,7 +180,9 @@ def _build(m: PipelinesFileModel, path: Path) -> tuple[PipelineFile, list[str]]:
         except ConfigError as e:
             errors.append(f"connections.{name}: {e}")
     uses_dbt = any(t.slug.startswith("dbt-") for p in m.pipelines for t in p.tasks)
-    if m.dbt_project_dir is not None:
+    if m.partial:  # the top level has problems of its own, reported already
+        pass
+    elif m.dbt_project_dir is not None:
         pf.dbt_project_dir = (base / m.dbt_project_dir).resolve()
         if not (pf.dbt_project_dir / "dbt_project.yml").is_file():
             errors.append(f"dbt_project_dir: {pf.dbt_project_dir} holds no dbt_project.yml; "
@@ -179,24 +192,26 @@ def _build(m: PipelinesFileModel, path: Path) -> tuple[PipelineFile, list[str]]:
                       "holding dbt_project.yml, relative to this file)")
     dagster_names: dict[str, str] = {}
     op_names: dict[str, str] = {}
-    for i, p in enumerate(m.pipelines):
+    positions = m.positions if m.positions is not None else list(range(len(m.pipelines)))
+    targets = set(m.targets) | set(declared_targets)
+    good = dict(zip(positions, m.pipelines, strict=True))
+    for i, raw in enumerate(raw_pipelines if raw_pipelines is not None else m.pipelines):
         where = f"pipelines[{i}]"
+        p = good.get(i)
+        if p is None:  # its shape is wrong (reported); still check what can be checked
+            errors += _raw_rules(raw, where, targets, dagster_names, is_valid_cron_schedule)
+            continue
         clash = dagster_names.get(sanitize(p.name))
         if clash is not None:
             errors.append(f"{where}.name: {p.name!r} is the same Dagster name "
                           f"({sanitize(p.name)}) as {clash}; rename one")
         else:
             dagster_names[sanitize(p.name)] = f"{where} {p.name!r}"
-        if p.target not in m.targets:
+        if p.target not in targets:
             errors.append(f"{where}.target: unknown target {p.target!r}; declared targets: "
-                          f"{', '.join(sorted(m.targets)) or 'none'}")
+                          f"{', '.join(sorted(targets)) or 'none'}")
         cron, tz = (p.schedule.cron, p.schedule.timezone) if p.schedule else (None, "UTC")
-        if cron is not None and not is_valid_cron_schedule(cron):
-            errors.append(f"{where}.schedule.cron: {cron!r} is not a valid cron; use 5 fields "
-                          "(minute hour day month weekday) like '0 6 * * *'")
-        if not _valid_timezone(tz):
-            errors.append(f"{where}.schedule.timezone: unknown time zone {tz!r}; use an IANA "
-                          "name like 'UTC' or 'Europe/Paris'")
+        errors += _schedule_errors(cron, tz, where, is_valid_cron_schedule)
         tasks, seen = [], {}
         for j, t in enumerate(p.tasks):
             params = t.model_dump(exclude_none=True, exclude={"slug"})
@@ -221,6 +236,50 @@ def _build(m: PipelinesFileModel, path: Path) -> tuple[PipelineFile, list[str]]:
             p.name, p.target, tuple(ordered), cron, tz, p.continue_on_sync_failure,
             p.dbt_test_failures, p.description, p.lock)
     return pf, errors
+
+
+def _schedule_errors(cron, tz, where: str, is_valid_cron) -> list[str]:
+    errors = []
+    if isinstance(cron, str) and not is_valid_cron(cron):
+        errors.append(f"{where}.schedule.cron: {cron!r} is not a valid cron; use 5 fields "
+                      "(minute hour day month weekday) like '0 6 * * *'")
+    if isinstance(tz, str) and not _valid_timezone(tz):
+        errors.append(f"{where}.schedule.timezone: unknown time zone {tz!r}; use an IANA "
+                      "name like 'UTC' or 'Europe/Paris'")
+    return errors
+
+
+def _raw_rules(raw, where: str, targets: set[str], dagster_names: dict, is_valid_cron
+               ) -> list[str]:
+    """The cross-field rules on a pipeline whose shape is wrong, for the values that are
+    well-typed, so a file's problems come in one pass."""
+    if not isinstance(raw, dict):
+        return []
+    errors = []
+    name = raw.get("name")
+    if isinstance(name, str) and name:
+        clash = dagster_names.get(sanitize(name))
+        if clash is not None:
+            errors.append(f"{where}.name: {name!r} is the same Dagster name ({sanitize(name)}) "
+                          f"as {clash}; rename one")
+        else:
+            dagster_names[sanitize(name)] = f"{where} {name!r}"
+    target = raw.get("target")
+    if isinstance(target, str) and target not in targets:
+        errors.append(f"{where}.target: unknown target {target!r}; declared targets: "
+                      f"{', '.join(sorted(targets)) or 'none'}")
+    sched = raw.get("schedule")
+    if isinstance(sched, str):
+        errors += _schedule_errors(sched, "UTC", where, is_valid_cron)
+    elif isinstance(sched, dict):
+        errors += _schedule_errors(sched.get("cron"), sched.get("timezone", "UTC"), where,
+                                   is_valid_cron)
+    tasks = raw.get("tasks")
+    if isinstance(tasks, list):
+        errors += _order_errors([Task(t["slug"], {}, t["slug"], j) for j, t in enumerate(tasks)
+                                 if isinstance(t, dict) and isinstance(t.get("slug"), str)],
+                                where)
+    return errors
 
 
 def _order_errors(tasks: list[Task], where: str) -> list[str]:

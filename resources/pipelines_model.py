@@ -130,6 +130,9 @@ class PipelinesFileModel(_Strict):
     connections: dict[StrictStr, dict[StrictStr, Any]] = Field(
         default_factory=dict, description="Airbyte connections (see docs/airbyte.md)")
     pipelines: list[PipelineModel] = Field(default_factory=list)
+    # set by validate(): the file index of each pipeline kept, and whether the top level failed
+    positions: list[int] | None = Field(None, exclude=True)
+    partial: bool = Field(False, exclude=True)
 
 
 def _placeholders(value) -> list[str]:
@@ -251,21 +254,49 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _collect(e: ValidationError, data: Any, prefix: tuple, seen: set) -> list[tuple[str, str]]:
+    out = []
+    for err in e.errors():
+        item = _describe({**err, "loc": prefix + tuple(err["loc"])}, data)
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
 def validate(data: Any) -> tuple[PipelinesFileModel | None, list[tuple[str, str]]]:
-    """The model, or (None, [(path, message), ...]) with one entry per problem."""
+    """(model, [(path, message), ...]), one entry per problem. The top level and each
+    pipeline are checked on their own, so one bad pipeline does not hide the problems of the
+    others; the model then holds the parts that passed (``partial`` when the top level did
+    not) and the caller's cross-field rules run on those."""
     if not isinstance(data, dict):
         return None, [("(top level)", "must be a mapping with targets:, connections: and "
                        f"pipelines:, got {type(data).__name__}")]
+    seen: set = set()
+    raw = data.get("pipelines")
+    if not isinstance(raw, list):
+        try:
+            return PipelinesFileModel.model_validate(data), []
+        except ValidationError as e:
+            return None, _collect(e, data, (), seen)
+    problems: list[tuple[str, str]] = []
     try:
-        return PipelinesFileModel.model_validate(data), []
+        model = PipelinesFileModel.model_validate({k: v for k, v in data.items()
+                                                   if k != "pipelines"})
     except ValidationError as e:
-        seen, out = set(), []
-        for err in e.errors():
-            item = _describe(err, data)
-            if item not in seen:
-                seen.add(item)
-                out.append(item)
-        return None, out
+        problems += _collect(e, data, (), seen)
+        model = PipelinesFileModel.model_construct(dbt_project_dir=None, targets={},
+                                                   connections={}, pipelines=[])
+        model.partial = True
+    good = []
+    for i, p in enumerate(raw):
+        try:
+            good.append((i, PipelineModel.model_validate(p)))
+        except ValidationError as e:
+            problems += _collect(e, data, ("pipelines", i), seen)
+    model.pipelines = [p for _, p in good]
+    model.positions = [i for i, _ in good]
+    return model, problems
 
 
 def json_schema() -> dict:
