@@ -49,11 +49,11 @@ def register(cli: click.Group, console) -> None:
 
         pf = load(_path(obj, file_))
         table = Table(title=str(pf.path))
-        for col in ("pipeline", "target", "schedule", "tasks (enforced order)"):
+        for col in ("pipeline", "target", "schedule", "lock", "tasks (enforced order)"):
             table.add_column(col, overflow="fold")
         for p in pf.pipelines.values():
             table.add_row(p.name, p.target, f"{p.cron} {p.timezone}" if p.cron else "-",
-                          " -> ".join(t.name for t in p.tasks))
+                          p.lock, " -> ".join(t.name for t in p.tasks))
         console.print(table)
 
     @pipelines.command()
