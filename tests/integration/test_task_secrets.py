@@ -178,3 +178,20 @@ def test_no_secret_marker_reaches_any_output_of_the_task_layer(
         blobs[f"events of {run.job_name}"] = "\n".join(
             repr(e) for e in inst.all_logs(run.run_id)).encode()
     assert _hits(m, blobs) == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("repo", "--upload-pack=touch {proof}"),
+    ("repo", "--config=core.sshCommand=touch {proof}"),
+    ("dest", "-c core.fsmonitor=touch {proof}"),
+    ("branch", "--upload-pack=touch {proof}")])
+def test_git_values_that_would_be_options_are_refused_and_run_nothing(tmp_path, field, value):
+    from databuild_assets.core.errors import ConfigError
+    from resources.git import sync_repo
+
+    proof = tmp_path / "ran"
+    params = {"repo": "ssh://127.0.0.1:1/nothing.git", "dest": str(tmp_path / "co"),
+              field: value.format(proof=proof)}
+    with pytest.raises(ConfigError, match=f"{field} .* starts with '-'"):
+        sync_repo("git-clone", params, tmp_path / "co")
+    assert not proof.exists() and not (tmp_path / "co").exists()
