@@ -59,6 +59,8 @@ class CeleryWorkers:
         self.env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO)] + [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self.env["PATH"] = f"{BIN}{os.pathsep}{self.env.get('PATH', '')}"  # it runs `celery`
+        # deploy/celery/celery.yaml reads the broker from here, in the runs and the workers
+        self.env["DATABUILD_CELERY_BROKER"] = broker
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.log}\n" + Path(p.log).read_text()[-3000:] for p in self.procs)
