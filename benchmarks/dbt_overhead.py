@@ -43,10 +43,12 @@ def _bare(project: Path, profiles: Path, target_dir: Path) -> float:
 
 
 def _task(pipelines_file: Path, instance) -> tuple[float, float]:
+    from databuild_assets.cli_pipeline_run import quiet_run_config
     from resources.dagster_pipelines import run_pipeline
 
     started = time.perf_counter()
-    with run_pipeline(str(pipelines_file), "bench", instance) as result:
+    with run_pipeline(str(pipelines_file), "bench", instance,
+                      run_config=quiet_run_config(verbose=False)) as result:
         assert result.success, "the benchmark pipeline failed"
         run_s = time.perf_counter() - started
         t = {e.dagster_event.event_type_value: e.timestamp
