@@ -112,3 +112,19 @@ def test_under_warn_a_failed_test_is_a_warned_step_naming_the_models_dbt_skipped
     assert skipped.startswith("model ") and "model orders" in skipped
     assert "model customers" in skipped
     assert "succeeded with warnings" in out.stdout.splitlines()[-1]
+
+
+def test_a_dbt_failure_before_any_result_says_what_dbt_said(tmp_path):
+    """An unreachable warehouse: dbt stops before run results; the message carries dbt's own
+    error lines, not only its exit code."""
+    from resources.dbt import run_dbt
+    from resources.targets import WarehouseTarget
+
+    outside_project(tmp_path)
+    nowhere = WarehouseTarget("prod", "postgres", host="127.0.0.1", port=1, database="nope")
+    out = run_dbt("run", {}, nowhere, project_dir=tmp_path / "analytics",
+                  artifacts_dir=tmp_path / "artifacts")
+    assert not out.ok
+    assert out.message.startswith("dbt run errors: ")
+    assert "connection" in out.message.lower() or "connect" in out.message.lower(), out.message
+    assert (tmp_path / "artifacts" / "dbt.log").is_file()  # dbt's full log is kept too
