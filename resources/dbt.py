@@ -122,11 +122,19 @@ def error_lines(output: str, keep: int = 8) -> list[str]:
     lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not ln.lstrip().startswith(("Done. PASS", "Finished running",
                                                              "Completed with"))]
+    marks = [i for i, ln in enumerate(lines) if "Encountered an error" in ln]
+    if marks:  # dbt's own summary of a failure that stopped it: from there on
+        return [_no_clock(ln) for ln in lines[marks[-1]:marks[-1] + keep]]
     picked = [i for i, ln in enumerate(lines) if _ERROR_HINT.search(ln)]
     if not picked:
-        return [ln.strip() for ln in lines[-keep:]]
+        return [_no_clock(ln) for ln in lines[-keep:]]
     start = max(picked[-1] - keep + 1, 0)
-    return [ln.strip() for ln in lines[start:picked[-1] + 3]][-keep:]
+    return [_no_clock(ln) for ln in lines[start:picked[-1] + 3]][-keep:]
+
+
+def _no_clock(line: str) -> str:
+    """'01:02:21  Database Error' -> 'Database Error'."""
+    return re.sub(r"^\d\d:\d\d:\d\d\s+", "", line.strip())
 
 
 def _outcome(command: str, run_results: Path, returncode: int, output: str = "") -> DbtOutcome:

@@ -129,3 +129,18 @@ def test_the_json_schema_describes_every_task_and_refuses_unknown_keys():
         assert slug in text
     assert schema["additionalProperties"] is False
     assert "dbt_test_failures" in text and "lock" in text
+
+
+def test_a_dbt_failure_message_keeps_dbts_error_lines_without_the_chatter():
+    from resources.dbt import error_lines
+
+    output = ("01:02:20  Concurrency: 2 threads (target='prod')\n01:02:20\n"
+              "01:02:21  Finished running  in 0 hours 0 minutes and 0.32 seconds (0.32s).\n"
+              "01:02:21  Encountered an error:\nDatabase Error\n"
+              "  connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n")
+    assert error_lines(output) == [
+        "Encountered an error:", "Database Error",
+        'connection to server at "127.0.0.1", port 1 failed: Connection refused']
+    assert error_lines("01:00:00  Running with dbt=1.11\n01:00:01  Compilation Error in model x\n"
+                       "  'foo' is undefined\n") == [
+        "Running with dbt=1.11", "Compilation Error in model x", "'foo' is undefined"]
