@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -131,8 +132,16 @@ class PipelinesFileModel(_Strict):
         default_factory=dict, description="Airbyte connections (see docs/airbyte.md)")
     pipelines: list[PipelineModel] = Field(default_factory=list)
     # set by validate(): the file index of each pipeline kept, and whether the top level failed
-    positions: list[int] | None = Field(None, exclude=True)
-    partial: bool = Field(False, exclude=True)
+    _positions: list[int] | None = PrivateAttr(None)
+    _partial: bool = PrivateAttr(False)
+
+    @property
+    def positions(self) -> list[int] | None:
+        return self._positions
+
+    @property
+    def partial(self) -> bool:
+        return self._partial
 
 
 def _placeholders(value) -> list[str]:
@@ -287,7 +296,7 @@ def validate(data: Any) -> tuple[PipelinesFileModel | None, list[tuple[str, str]
         problems += _collect(e, data, (), seen)
         model = PipelinesFileModel.model_construct(dbt_project_dir=None, targets={},
                                                    connections={}, pipelines=[])
-        model.partial = True
+        model._partial = True
     good = []
     for i, p in enumerate(raw):
         try:
@@ -295,7 +304,7 @@ def validate(data: Any) -> tuple[PipelinesFileModel | None, list[tuple[str, str]
         except ValidationError as e:
             problems += _collect(e, data, ("pipelines", i), seen)
     model.pipelines = [p for _, p in good]
-    model.positions = [i for i, _ in good]
+    model._positions = [i for i, _ in good]
     return model, problems
 
 

@@ -128,6 +128,8 @@ def test_the_json_schema_describes_every_task_and_refuses_unknown_keys():
     for slug in TASKS:
         assert slug in text
     assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"dbt_project_dir", "targets", "connections",
+                                         "pipelines"}
     assert "dbt_test_failures" in text and "lock" in text
 
 
