@@ -16,6 +16,7 @@ fresh state folder (interpreter start, imports and definitions load included).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,6 +70,21 @@ def _env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     return {**env, **extra}
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """The workspace's code server inherits file descriptor 1 and logs there; stdout is the
+    benchmark's JSON document."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _wait(what: str, check, timeout: float, proc=None, log_path: Path | None = None):
@@ -126,7 +142,8 @@ def dagster_daemon_backfill(root: Path, n: int, timeout: float = 1800) -> dict:
             _wait("the daemon's backfill and run-queue loops", lambda: {
                 "BACKFILL", "QUEUED_RUN_COORDINATOR"} <= set(instance.get_daemon_heartbeats()),
                 300, daemon, daemon_log)
-        with WorkspaceProcessContext(instance, WorkspaceFileTarget([str(workspace)])) as ctx:
+        with _stdout_to_stderr(), WorkspaceProcessContext(
+                instance, WorkspaceFileTarget([str(workspace)])) as ctx:
             request = ctx.create_request_context()
             variables = {"backfillParams": {
                 "selector": {"partitionSetName": f"{JOB}_partition_set", "repositorySelector": {

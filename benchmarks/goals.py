@@ -141,8 +141,11 @@ def _g7(doc: dict) -> list[dict]:
               d["first_run_fresh_connectors"]["seconds"] <= G7_FIRST_S, wl,
               "the project venv install (make install) is not included; the machine is shared"),
         _goal("7-second", f"second demo (null build) <= {G7_SECOND_S:g} s",
-              d["second_run"]["seconds"], d["second_run"]["seconds"] <= G7_SECOND_S, wl,
-              "wall time of the databuild demo process, interpreter start included"),
+              {"process_s": d["second_run"]["seconds"],
+               "build_s": d["second_run"].get("build_s")},
+              d["second_run"]["seconds"] <= G7_SECOND_S, wl,
+              "judged on the wall time of the databuild demo process (interpreter start and "
+              "imports included); build_s is the null build itself"),
         _goal("7-add-day", f"one more day and its report <= {G7_ADD_DAY_S:g} s",
               d["add_one_day"]["seconds"], d["add_one_day"]["seconds"] <= G7_ADD_DAY_S, wl),
     ]
@@ -167,10 +170,11 @@ def judge(doc: dict) -> list[dict]:
     goals = [_g1(doc), _g2(doc), *_g3(doc), *_g4(doc), _g5(doc), _g6(doc), *_g7(doc), _g8(doc)]
     extra = doc.get("dbt_overhead")
     if isinstance(extra, dict) and "met" in extra:
-        goals.append(_goal("7-dbt", str(extra.get("goal", "dbt step overhead")),
-                           extra.get("measured"), extra["met"],
-                           str(extra.get("workload", "benchmarks/dbt_overhead.py")),
-                           str(extra.get("note", ""))))
+        goals.append(_goal("7-dbt", f"{extra.get('figure', 'dbt step overhead')} "
+                                    f"{extra.get('goal', '')}".strip(),
+                           extra.get("measured", extra.get("ratio")), extra["met"],
+                           str(extra.get("workload") or extra.get("project")
+                               or "benchmarks/dbt_overhead.py"), str(extra.get("note", ""))))
     return goals
 
 

@@ -87,7 +87,7 @@ def figures(doc: dict) -> str:
         rows.append(f"| Celery executor | - | skipped: {c['skipped']} |")
     dm = doc.get("demo")
     if dm:
-        for k, label in (("first_run_fresh_connectors", "first demo, connector installed"),
+        for k, label in (("first_run_fresh_connectors", "first demo, installing the connector"),
                          ("first_run_cached_connectors", "first demo, connector cached"),
                          ("second_run", "second demo (null build)"),
                          ("add_one_day", "one more day and its report")):
