@@ -160,8 +160,13 @@ def _lock_ops(pf, pipeline):
     def give(context) -> None:
         release_pipeline_locks(context.instance, context.run_id)
 
+    side_by_side = {_op_name(pipeline, t) for t in pipeline.tasks
+                    if t.slug.startswith("airbyte-") and pipeline.continue_on_sync_failure}
+
     @dg.failure_hook(name=f"{name}__unlock_on_failure")
     def on_failure(context) -> None:
+        if context.op.name in side_by_side:
+            return  # other syncs may still run under the lock; freed when the run has ended
         release_pipeline_locks(context.instance, context.run_id)
 
     return take, give, on_failure
@@ -177,12 +182,13 @@ def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition
 
     @dg.graph(name=pl.sanitize(pipeline.name))
     def _graph():
-        previous = take() if locked else None
+        lock_taken = take() if locked else None
+        previous = lock_taken
+        syncs: list = []
         for task, op in ops:
             if task.slug.startswith("airbyte-") and pipeline.continue_on_sync_failure:
-                res = op(after=previous) if locked and not isinstance(previous, list) else op()
-                base = [] if not isinstance(previous, list) else previous
-                previous = base + [res]
+                syncs.append(op(after=lock_taken) if locked else op())  # side by side
+                previous = syncs
                 continue
             previous = op(after=previous) if previous is not None else op()
         if locked:
