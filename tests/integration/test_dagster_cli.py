@@ -145,3 +145,11 @@ def test_databuild_dagster_runs_the_dagster_cli_on_the_projects_instance(tmp_pat
     home = tmp_path / "state" / "dagster"
     assert str(home) in p.stdout and "run_retries" in p.stdout
     assert (home / "dagster.yaml").is_file()
+
+
+def test_the_code_location_knows_when_dagster_runs_on_a_throwaway_instance():
+    from databuild_assets import settings
+
+    assert not settings.load({}).dagster_home_shared  # the code location warns
+    assert not settings.load({"DAGSTER_HOME": "/w/.tmp_dagster_home_x1"}).dagster_home_shared
+    assert settings.load({"DAGSTER_HOME": "/w/.databuild/dagster"}).dagster_home_shared
