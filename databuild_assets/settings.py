@@ -39,6 +39,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         pipelines_file=Path(env.get("DATABUILD_PIPELINES_FILE") or project_dir / "pipelines.yaml"),
         airbyte_home=Path(env.get("DATABUILD_AIRBYTE_HOME") or home / "airbyte"),
         target=env.get("DATABUILD_TARGET") or "dev",
+        dagster_home_shared=bool(env.get("DAGSTER_HOME")) and not Path(
+            env["DAGSTER_HOME"]).name.startswith(".tmp_dagster_home"),
         job_timeout=_seconds(env, "DATABUILD_JOB_TIMEOUT", 3600.0),
     )
 
