@@ -64,7 +64,7 @@ def request_build_job(graph: Graph, *, catalog_url: str = "", data_root: str = "
             "plan": dg.MetadataValue.md(md),
             "partitions_to_build": dg.MetadataValue.int(counts["to_build"]),
             "requested_live": dg.MetadataValue.int(counts["live"]),
-            "expires_at": dg.MetadataValue.float(w.expires_at or 0.0),
+            **({"expires_at": dg.MetadataValue.timestamp(w.expires_at)} if w.expires_at else {}),
         })
 
     @dg.job(name=name, tags={"databuild/kind": "request"},
