@@ -54,7 +54,27 @@ def _catalog_dump(url: str) -> str:
 
 
 def _files_text(root: Path) -> str:
-    return "\n".join(p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file())
+    """Every file's bytes, plus every value of every SQLite table with compressed blobs
+    (Dagster's run and job snapshots) decompressed."""
+    import sqlite3
+    import zlib
+
+    out = [p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file()]
+    for db in root.rglob("*.db"):
+        con = sqlite3.connect(db)
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            for row in con.execute(f'SELECT * FROM "{table}"'):
+                for v in row:
+                    if isinstance(v, bytes):
+                        try:
+                            v = zlib.decompress(v)
+                        except zlib.error:
+                            pass
+                        out.append(v.decode("latin-1"))
+                    else:
+                        out.append(str(v))
+        con.close()
+    return "\n".join(out)
 
 
 def _leaks(text: str) -> list[str]:
