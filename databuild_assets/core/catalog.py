@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from . import catalog_schema as s
-from .catalog_retry import resilient
+from .catalog_retry import log as _retry_log
+from .catalog_retry import resilient, retrying
 from .errors import CatalogError
 from .manifest import PartitionManifest
 from .procs import pid_alive
@@ -433,6 +434,37 @@ class Catalog:
         items = list(items)
         if not items:
             return
+        try:
+            self._commit_many(items, events)
+        except sa.exc.IntegrityError:
+            if not self._stored_by_an_earlier_attempt(items):
+                raise
+
+    def _stored_by_an_earlier_attempt(self, items: list) -> bool:
+        """After a duplicate manifest id: True when a lost connection hid that an earlier
+        attempt of this very commit succeeded (every manifest stored, identical; manifest
+        ids are random, so nothing else stores them), a CatalogError for any other stored
+        manifest id, False when no manifest id collided (another integrity error)."""
+        want = {m.manifest_id: (ds, _dumps(m), m.ref) for m, ds in items}
+        with self._read() as conn:
+            have = {i: (ds, body) for i, ds, body in self._fetch_in(
+                conn, s.manifests, ("manifest_id", "dataset", "body"), "manifest_id",
+                sorted(want))}
+        if not have:
+            return False
+        differ = sorted(i for i in have if have[i] != want[i][:2])
+        if not differ and len(have) == len(want) and retrying():
+            _retry_log.info("catalog: %d manifest(s) were committed before the connection "
+                            "was lost; not storing them again", len(want))
+            return True
+        i = differ[0] if differ else min(have)
+        how = "with different content" if differ else "by an earlier commit"
+        raise CatalogError(
+            f"manifest {i} of {want[i][2]} is already stored in the catalog {self.url} {how}; "
+            "nothing of this commit was recorded. Manifest ids must be unique: rebuild the "
+            "partition (a build makes a new id) and report the caller that reused the id")
+
+    def _commit_many(self, items: list, events: Iterable[Event]) -> None:
         now = time.time()
         p = s.partitions
         with self.tx() as conn:

@@ -3,11 +3,15 @@ failures a user can act on (damaged, locked or full SQLite file; an unreachable 
 into a ``CatalogError`` that says what to do.
 
 Every public catalog method is one transaction (or read-only), so re-running it after the
-server dropped the connection mid-way is safe: the aborted transaction left nothing.
+server dropped the connection mid-way is safe: the aborted transaction left nothing. The
+one exception is a connection lost after the server committed but before the client heard
+back: a method whose re-run would then collide with its own rows asks ``retrying()`` to
+tell that apart from a genuine conflict (``Catalog.commit_many`` does).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import time
@@ -22,6 +26,12 @@ _LOST = ("terminating connection", "server closed the connection", "connection a
          "could not receive data", "could not send data", "connection reset",
          "ssl connection has been closed", "connection refused", "the database system is",
          "could not connect")
+_RETRYING = contextvars.ContextVar("databuild_catalog_retrying", default=False)
+
+
+def retrying() -> bool:
+    """True inside a re-run after a lost connection (an earlier attempt may have committed)."""
+    return _RETRYING.get()
 
 
 def _lost(e: sa.exc.DBAPIError) -> bool:
@@ -68,6 +78,7 @@ def resilient(fn):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
         for attempt in range(RETRIES + 1):
+            token = _RETRYING.set(True) if attempt else None
             try:
                 return fn(self, *args, **kwargs)
             except sa.exc.DBAPIError as e:
@@ -80,6 +91,9 @@ def resilient(fn):
                 if err is None:
                     raise
                 raise err from None
+            finally:
+                if token is not None:
+                    _RETRYING.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper

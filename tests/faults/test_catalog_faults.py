@@ -9,7 +9,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from databuild_assets.core import Catalog, CatalogError, RefError, UnknownDatasetError
+from databuild_assets.core import Catalog, CatalogError, PartitionManifest, RefError, UnknownDatasetError
 from databuild_assets.core import catalog as catalog_mod
 from tests.faults.conftest import REPO, env_for
 from tests.faults.graph import make_graph
@@ -48,6 +48,69 @@ def test_a_build_completes_when_its_catalog_connection_is_killed_inside_a_transa
             killed.append(pid)
 
     assert g.status([MID])[MID].state == "live" and len(killed) == 2
+
+
+def _lose_connection_after_manifest_commit(c: Catalog, pg_admin) -> list[str]:
+    """Let the server commit the first transaction that stores a manifest, then sever that
+    connection before the client hears back: the driver's own lost-connection error comes
+    out of COMMIT, so the catalog's real retry path runs against a committed transaction."""
+    dialect, real_commit = c.engine.dialect, c.engine.dialect.do_commit
+    seen, fired = [], []
+
+    @sa.event.listens_for(c.engine.engine, "before_cursor_execute")
+    def note_manifest_insert(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO") and "manifests" in statement:
+            seen.append(statement)
+
+    def commit_then_lose(fairy):
+        real_commit(fairy)
+        if seen and not fired:
+            raw = fairy.dbapi_connection
+            if c.dialect == "postgresql":
+                with pg_admin.connect() as admin:
+                    admin.execute(sa.text("SELECT pg_terminate_backend(:p)"),
+                                  {"p": raw.get_backend_pid()})
+            else:
+                raw.close()
+            fired.append(c.dialect)
+            raw.cursor().execute("SELECT 1")  # raises: the connection is gone
+        seen.clear()
+
+    dialect.do_commit = commit_then_lose
+    return fired
+
+
+def test_a_manifest_commit_whose_acknowledgement_was_lost_is_not_stored_twice_or_failed(
+        tmp_path, catalog_url, pg_admin):
+    c = Catalog.open(catalog_url)
+    g = make_graph(tmp_path, c)
+    fired = _lose_connection_after_manifest_commit(c, pg_admin)
+    result = g.build([MID])
+    assert fired, "the fault was not injected"
+    assert result.ok, result.failed
+    assert g.status([MID])[MID].state == "live"
+    stored = {m.manifest_id: m.ref for m in c.manifest_history()}
+    assert sorted(stored.values()) == sorted(set(stored.values())), stored  # once per ref
+    rows = c.partitions_of()
+    assert rows and all(r.state == "live" and stored[r.manifest_id] == r.ref for r in rows)
+    events = [(e.kind, e.ref) for e in c.events()]
+    assert len(events) == len(set(events)), events  # committed events not logged again
+
+
+def test_a_different_manifest_under_a_stored_manifest_id_still_fails_clearly(catalog_url):
+    c = Catalog.open(catalog_url)
+    first = PartitionManifest(ref=MID, job="mid", config={}, config_hash="h",
+                              code_version="1.0.0", dataset_version="1.0.0", data_version="dv1")
+    c.commit(first, "mid")
+    other = PartitionManifest(ref=MID, job="mid", config={}, config_hash="h",
+                              code_version="1.0.0", dataset_version="1.0.0", data_version="dv2",
+                              manifest_id=first.manifest_id)
+    with pytest.raises(CatalogError, match=f"manifest {first.manifest_id}.*already stored"):
+        c.commit(other, "mid")
+    with pytest.raises(CatalogError, match="already stored"):
+        c.commit(first, "mid")  # the same one again, outside a retry, is a caller's bug too
+    (stored,) = c.manifest_history(ref=MID)
+    assert stored.data_version == "dv1" and c.partitions([MID])[MID].data_version == "dv1"
 
 
 def _cli(tmp_path, catalog_url, *args):
