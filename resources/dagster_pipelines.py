@@ -15,7 +15,7 @@ import dagster as dg
 
 from . import pipelines as pl
 from .dbt import DEFAULT_PROJECT, artifacts_root, run_dbt
-from .locks import lock_key
+from .locks import interruptible_wait, lock_key
 from .pipeline_lock import hold_pipeline_locks, pipeline_lock_keys, release_pipeline_locks
 from .tasks import TASKS
 from .tick import TICK_TAG, render, tick_values
@@ -91,6 +91,20 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
             "artifacts": outcome.artifacts, "vars": params.get("vars")}
 
 
+LOCK_WATCH = "databuild_lock_watch"
+
+
+@dg.resource(description="Lets a run that waits for a task lock (pool slot) be terminated, "
+             "and frees the locks of dead runs meanwhile.")
+def lock_watch(context):
+    """Dagster's run worker captures a termination request (SIGINT from the UI, `dagster run
+    terminate`, the run launcher) and only looks at it when a step starts, which a run waiting
+    for a pool slot never does. Resources are initialised before that wait, in the run
+    worker's main thread, so the watcher from `locks.interruptible_wait` covers it."""
+    with interruptible_wait(context.instance):
+        yield None
+
+
 _OPS: dict[tuple, dg.OpDefinition] = {}
 
 
@@ -129,6 +143,7 @@ def _make_task_op(pf, pipeline, task, alone: bool = False):
 
     @dg.op(name=_op_name(pipeline, task) + ("__alone" if alone else ""), ins={"after": dg.In(dg.Nothing)},
            out=dg.Out(dg.Nothing), pool=pool, config_schema=config,
+           required_resource_keys={LOCK_WATCH} if pool else set(),
            tags={"databuild/task": task.slug, "databuild/lock": lock or "-"},
            description=TASKS[task.slug].help)
     def _op(context) -> None:
@@ -197,7 +212,8 @@ def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition
     return _graph.to_job(
         name=_graph.name, tags={PIPELINE_TAG: pipeline.name, "databuild/target": pipeline.target},
         description=pipeline.description or f"pipeline {pipeline.name} on {pipeline.target}",
-        executor_def=dg.in_process_executor, hooks={on_failure} if locked else set())
+        executor_def=dg.in_process_executor, hooks={on_failure} if locked else set(),
+        resource_defs={LOCK_WATCH: lock_watch})
 
 
 def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
@@ -213,7 +229,7 @@ def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
             jobs.append(dg.GraphDefinition(name=name, node_defs=[op]).to_job(
                 tags={PIPELINE_TAG: p.name, "databuild/manual": "true"},
                 description=f"{t.slug} of pipeline {p.name}, alone",
-                executor_def=dg.in_process_executor))
+                executor_def=dg.in_process_executor, resource_defs={LOCK_WATCH: lock_watch}))
     return jobs
 
 

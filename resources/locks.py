@@ -26,6 +26,7 @@ from databuild_assets.core.procs import pid_alive
 
 HOST_TAG = "databuild/host"
 CHECK_EVERY_S = 10.0
+_WATCHING = threading.Event()
 
 
 def _safe(text: str) -> str:
@@ -223,9 +224,10 @@ def interruptible_wait(instance, interval: float = 0.5, check_every: float = CHE
     from dagster._utils.interrupts import check_captured_interrupt
 
     main = threading.main_thread()
-    if threading.current_thread() is not main:
-        yield
+    if threading.current_thread() is not main or _WATCHING.is_set():
+        yield  # one watcher per process (the CLI's and the pipeline resource's may nest)
         return
+    _WATCHING.set()
     stop = threading.Event()
 
     def watch():
@@ -252,6 +254,7 @@ def interruptible_wait(instance, interval: float = 0.5, check_every: float = CHE
     finally:
         stop.set()
         watcher.join(5)
+        _WATCHING.clear()
 
 
 def lock_table(instance, keys: list[str] | None = None) -> list[dict]:
