@@ -1,9 +1,11 @@
 """Task locks that outlive their run: dead holders are released (automatically and by hand),
-a run waiting for a lock honours SIGTERM, `databuild locks` never invents an instance, and a
-SIGKILLed `databuild pipelines run` leaves no process behind."""
+a run waiting for a lock honours SIGTERM (and, launched by Dagster, a terminate request),
+`databuild locks` never invents an instance, and a SIGKILLed `databuild pipelines run` leaves
+no process behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -188,3 +190,60 @@ def test_a_sigkilled_pipeline_run_leaves_no_process_and_the_next_run_gets_its_lo
             if p.poll() is None:
                 p.kill()
         eng.dispose()
+
+
+LAUNCHER_YAML = """\
+telemetry: {enabled: false}
+run_coordinator: {module: dagster.core.run_coordinator, class: DefaultRunCoordinator}
+concurrency:
+  pools: {granularity: op, default_limit: 1}
+"""
+
+
+def test_a_dagster_launched_run_waiting_for_a_lock_ends_canceled_when_terminated(tmp_path):
+    """What the UI's Terminate does: the run launcher interrupts the run worker, which used to
+    look at the interrupt only when its next step started, so a run queued for a lock stayed
+    CANCELING for as long as the lock was held."""
+    import yaml
+
+    home = tmp_path / "dh"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(LAUNCHER_YAML)
+    inst = dg.DagsterInstance.from_config(str(home))
+    holder = _started_run_holding(inst, os.getpid(), "dbt:proj:dev")  # alive: never released
+    pf = tmp_path / "pipelines.yaml"
+    pf.write_text(yaml.safe_dump({
+        "dbt_project_dir": str(_project(tmp_path / "proj")),
+        "targets": {"dev": {"type": "duckdb", "path": str(tmp_path / "wh.duckdb")}},
+        "pipelines": [{"name": "waiter", "target": "dev", "tasks": [{"slug": "dbt-run"}]}]}))
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_module:\n      module_name: tests.support.lock_wait_defs\n"
+        f"      working_directory: {REPO}\n      location_name: locks\n")
+    mark = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABUILD_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(home), DATABUILD_HOME=str(tmp_path / "st"),
+               DATABUILD_TEST_PIPELINES=str(pf), DATABUILD_TEST_MARK=mark, PYTHONPATH=str(REPO))
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    try:
+        with open(tmp_path / "launch.log", "w") as out:  # the code server outlives the CLI
+            launched = subprocess.run([dagster, "job", "launch", "-w", "workspace.yaml", "-j",
+                                       "waiter"], env=env, cwd=tmp_path, stdout=out,
+                                      stderr=subprocess.STDOUT, timeout=300)
+        assert launched.returncode == 0, (tmp_path / "launch.log").read_text()[-2000:]
+        run = next(r for r in inst.get_runs() if r.job_name == "waiter")
+        wait_until(lambda: any(p.run_id == run.run_id for p in inst.event_log_storage
+                               .get_concurrency_info("dbt:proj:dev").pending_steps),
+                   "the launched run to queue for the lock", limit=300)
+        assert inst.run_launcher.terminate(run.run_id)
+        wait_until(lambda: inst.get_run_by_id(run.run_id).is_finished,
+                   "the terminated run to end", limit=120)
+        assert inst.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+        info = inst.event_log_storage.get_concurrency_info("dbt:proj:dev")
+        assert [s.run_id for s in info.claimed_slots] == [holder]
+        assert {p.run_id for p in info.pending_steps} == {holder}
+        wait_until(lambda: not processes_with_env("DATABUILD_TEST_MARK", mark),
+                   "the run worker and code server to exit", limit=120)
+    finally:
+        for pid in processes_with_env("DATABUILD_TEST_MARK", mark):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
