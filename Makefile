@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/databuild demo
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # UI tests screenshot the Dagster UI with Debian's Chromium (needs root or a preinstalled one)
 chromium:
