@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import stop_group
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -126,7 +128,6 @@ LOCATION = "databuild_assets.definitions"
 def dagster_dev(tmp_path):
     """`databuild ui` (webserver + daemon, so the sensors run) on a state where the shop's
     first 14 days are built; no virtual environment on PATH."""
-    import signal
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABUILD_", "DAGSTER_"))}
     env.update(DATABUILD_HOME=str(tmp_path / "state"), PYTHONPATH=str(REPO),
@@ -158,12 +159,7 @@ def dagster_dev(tmp_path):
     try:
         yield url, env, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, grace=60)
 
 
 def _gql_vars(url: str, query: str, variables: dict) -> dict:

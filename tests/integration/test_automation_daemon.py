@@ -8,7 +8,6 @@ production, each on its own dates; each test then waits for and checks its own o
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from databuild_assets.core import Catalog, date_range
 from databuild_assets.core.wants import create_want, get_want
 from sensors.runs import ATTEMPT_TAG, CLASS_TAG, run_refs
 from tests.support.graphs import executions, land, make_graph
+from tests.support.procs import stop_group
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -125,12 +125,7 @@ def env(tmp_path_factory):
                    for ref in (REPORT, FLAKY, BROKEN_DAILY, SLOW)}
         yield e
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
         receiver.shutdown()
         e.catalog.dispose()
 

@@ -3,7 +3,6 @@ materialize` over a range and an asset backfill run by `dagster-daemon` build th
 upstream of the range too; and the code location has one asset per table."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import dagster as dg
 import pytest
 
 from databuild_assets.core import Catalog
+from tests.support.procs import stop_group
 
 # subprocess runs and a daemon on shared cores: time limits, not assertions on speed
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
@@ -123,12 +123,7 @@ def test_a_backfill_with_upstream_run_by_the_daemon_builds_the_trailing_windows(
             time.sleep(1)
         assert status == BulkActionStatus.COMPLETED_SUCCESS, (status, log.read_text()[-3000:])
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
     catalog = _shop_catalog(env)
     clean = sorted(r.ref for r in catalog.partitions_of("orders_clean") if r.state == "live")
     assert clean == [f"orders_clean/date=2024-01-{d:02d}" for d in range(3, 11)]  # 7-day windows

@@ -10,6 +10,7 @@ import dagster as dg
 
 from databuild_assets.core import Catalog
 from tests.support.graphs import make_graph
+from tests.support.procs import stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -99,7 +100,6 @@ def _without_venv(env: dict) -> dict:
 
 
 def test_databuild_ui_serves_the_code_location_with_no_virtual_environment_on_path(tmp_path):
-    import signal
     import time
     import urllib.request
 
@@ -127,12 +127,7 @@ def test_databuild_ui_serves_the_code_location_with_no_virtual_environment_on_pa
                 time.sleep(1)
         assert names == ["databuild_assets.definitions"], log.read_text()[-3000:]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, grace=60)
     instance = dg.DagsterInstance.from_config(str(tmp_path / "state" / "dagster"))
     assert instance.run_retries_enabled and instance.run_monitoring_enabled
 

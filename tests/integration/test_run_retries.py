@@ -4,7 +4,6 @@ and re-executes the failed ones whose failure is retriable; permanent failures s
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from databuild_assets.core import Catalog
 from databuild_assets.dagster.retries import CLASS_TAG, retry_decision
 from tests.support.graphs import make_graph
+from tests.support.procs import stop_group
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +73,7 @@ def daemon(tmp_path_factory):
         launch("load_fx__job", "2024-04-01")  # retriable: times out once
         yield instance, Catalog.open(url), root, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 def _wait(what, cond, log: Path, timeout: float = 480.0):  # generous: shared cores

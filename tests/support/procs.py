@@ -35,3 +35,17 @@ def wait_until(condition, what: str, limit: float = 120.0, every: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what} after {limit:g} s")
         time.sleep(every)
+
+
+def stop_group(proc, grace: float = 30.0) -> None:
+    """SIGTERM a process started with start_new_session=True and its whole group; SIGKILL the
+    group if it is still there after ``grace`` seconds (daemons, webservers, code servers)."""
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
