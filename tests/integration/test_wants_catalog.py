@@ -36,7 +36,7 @@ from sensors.notify import MultiNotifier, WebhookNotifier, deliver_pending, noti
 from tests.support.graphs import make_graph
 
 
-def test_a_version_1_catalog_is_migrated_to_version_2_and_keeps_its_data(catalog_url):
+def test_a_version_1_catalog_is_migrated_to_the_latest_version_and_keeps_its_data(catalog_url):
     cat = Catalog.open(catalog_url)
     cat.claim({"src/date=2024-01-01": "src"}, "b1")
     with cat.tx() as conn:  # back to what databuild before migration 2 left
@@ -45,7 +45,7 @@ def test_a_version_1_catalog_is_migrated_to_version_2_and_keeps_its_data(catalog
         conn.execute(sa.update(s.schema_info).values(version=1))
     cat.dispose()
     cat = Catalog.open(catalog_url)
-    assert cat.schema_version() == 2 == s.LATEST
+    assert cat.schema_version() == s.LATEST >= 2
     assert "src/date=2024-01-01" in cat.partitions(["src/date=2024-01-01"])
     assert create_want(cat, ["src/date=2024-01-01"]).state == "active"
     cat.dispose()
