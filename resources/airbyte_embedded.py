@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
-from .airbyte import AirbyteConnection, Redactor, SafeLog, SyncOutcome
 from .airbyte_config import MissingSecret, resolve_refs
+from .airbyte_model import AirbyteConnection, Redactor, SafeLog, SyncOutcome
 
 STOP_GRACE_S = 10.0  # how long a stopped connector gets before it is terminated
 

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from dagster_airbyte.translator import AirbyteJob, AirbyteJobStatusType
 
-from .airbyte import AirbyteConnection, Redactor, SafeLog, SyncOutcome
 from .airbyte_client import (
     AirbyteApiError,
     AirbyteProtocolError,
@@ -22,6 +21,7 @@ from .airbyte_client import (
     Interrupted,
 )
 from .airbyte_config import secret_value
+from .airbyte_model import AirbyteConnection, Redactor, SafeLog, SyncOutcome
 
 RUNNING = (AirbyteJobStatusType.RUNNING, AirbyteJobStatusType.PENDING,
            AirbyteJobStatusType.INCOMPLETE)
