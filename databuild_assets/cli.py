@@ -119,8 +119,12 @@ def plan(obj: Ctx, refs, force, as_json, script):
               help="With --dagster: run the steps on Celery workers; the executor config "
                    "(execution.config) is read from this YAML file, the one the workers start "
                    "with (deploy/celery).")
+@click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1),
+              help="Run up to N independent plan nodes at once (with --dagster: up to N runs "
+                   "in flight); default: the number of cores. Writes to one warehouse target "
+                   "still run one at a time.")
 @click.pass_obj
-def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml):
+def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, jobs):
     """Build REFS and everything upstream that is missing or stale."""
     import os
 
@@ -141,6 +145,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml):
         if not isinstance(celery, dict):
             raise click.UsageError(f"{celery_yaml} has no execution.config block (see "
                                    "deploy/celery/celery.yaml)")
+    jobs = jobs or os.cpu_count() or 1
     refs = _refs(refs, obj)
     progress = BuildProgress(console, enabled=not as_json)
     if via_dagster:
@@ -151,10 +156,11 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml):
 
             result = build_with_dagster(obj.graph, obj.graph_spec, refs,
                                         dagster_home=obj.conf.dagster_home, force=force,
-                                        on_event=progress.on_event, celery=celery)
+                                        on_event=progress.on_event, celery=celery,
+                                        jobs=jobs)
         else:
             result = obj.graph.build(refs, force=force, origin="cli",
-                                     on_event=progress.on_event)
+                                     on_event=progress.on_event, jobs=jobs)
     if not via_dagster and result.manifests:
         _report_to_dagster(obj, result.manifests, required=False)
     summary = result.summary()

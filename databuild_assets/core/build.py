@@ -80,7 +80,8 @@ def _wait_for(graph, refs: list[str], build_id: str) -> None:
 def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
               build_id: str | None = None, run_id: str | None = None,
               on_event: Callable[[str, JobConfig, object], None] | None = None,
-              upstream: bool = True, logger=None) -> BuildResult:
+              upstream: bool = True, logger=None, jobs: int = 1) -> BuildResult:
+    """Plan ``refs`` and run the plan; ``jobs``: how many plan nodes may run at once."""
     build_id = build_id or uuid.uuid4().hex[:12]
     catalog, started = graph.catalog, time.time()
     # a rejected request writes nothing: refs, lookup and planning are checked first

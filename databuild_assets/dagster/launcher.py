@@ -119,7 +119,7 @@ def _order(pdef) -> dict[str, int] | None:
 
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
                        force: bool = False, on_event=None,
-                       celery: dict | None = None) -> DagsterBuildResult:
+                       celery: dict | None = None, jobs: int = 1) -> DagsterBuildResult:
     started = time.time()
     build_id = uuid.uuid4().hex[:12]
     plan = graph.plan(refs, force=force)
