@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui lint bench clean install chromium
+.PHONY: demo test test-fast ui lint bench clean install chromium
 
 install: $(STAMP)
 
@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/databuild demo
 
+# the whole suite; test files run side by side, one file per worker (tests/conftest.py hands
+# out the longest files first)
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+
+# the pure tier (tests/unit, marker `unit`): no Dagster run, dbt, subprocess or server; < 1 min
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m unit tests/unit
 
 # UI tests screenshot the Dagster UI with Debian's Chromium (needs root or a preinstalled one)
 chromium:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
@@ -13,28 +12,13 @@ from rich.table import Table
 
 from . import settings as settings_mod
 from .core import DatabuildError, Graph
-from .core.errors import DefinitionError
 from .core.redact import redact_text
+from .graph_loader import load_graph
 from .refspec import MAX_REFS, expand_all
 
 _WIDTH = None if sys.stdout.isatty() else 160  # logs and CI get whole lines, not folds
 console = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, width=_WIDTH)
-
-
-def load_graph(spec: str) -> Graph:
-    mod_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise DefinitionError(f"cannot import graph module {mod_name!r} ({e}); pass --graph "
-                              "package.module:attr or set DATABUILD_GRAPH") from None
-    obj = getattr(module, attr or "graph", None)
-    if callable(obj) and not isinstance(obj, Graph):
-        obj = obj()
-    if not isinstance(obj, Graph):
-        raise DefinitionError(f"{spec!r} is not a databuild Graph; point --graph at one")
-    return obj
 
 
 class Ctx:

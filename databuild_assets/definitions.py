@@ -11,8 +11,8 @@ import logging
 import dagster as dg
 
 from databuild_assets import settings
-from databuild_assets.cli import load_graph
 from databuild_assets.dagster import build_definitions
+from databuild_assets.graph_loader import load_graph
 
 log = logging.getLogger("databuild.definitions")
 

@@ -1,12 +1,36 @@
-"""Shared fixtures: catalogs on SQLite and on the local PostgreSQL (own database per test)."""
+"""Shared fixtures: catalogs on SQLite and on the local PostgreSQL (own database per test);
+test tiers by folder; the order in which `make test` hands test files to its workers."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+TESTS = Path(__file__).resolve().parent
+# the folder is the tier: tests/unit -> unit (pure: no Dagster run, dbt, subprocess or server),
+# tests/integration, tests/faults, tests/e2e
+TIERS = ("unit", "integration", "faults", "e2e")
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test file: the first folder under tests/ (None outside the tiers)."""
+    try:
+        top = Path(path).resolve().relative_to(TESTS).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return top if top in TIERS else None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = tier_of(item.path)
+        if tier:
+            item.add_marker(getattr(pytest.mark, tier))
+
 
 PG_ADMIN_URL = os.environ.get("DATABUILD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

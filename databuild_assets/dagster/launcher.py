@@ -57,7 +57,7 @@ class DagsterBuildResult:
 def reconstruct_job(graph_spec: str, catalog_url: str, data_root: str, job_name: str,
                     executor: str = ""):
     """Module-level so Dagster can rebuild the job from a pointer in any process."""
-    from ..cli import load_graph
+    from ..graph_loader import load_graph
     from .assets import build_definitions
 
     defs = build_definitions(load_graph(graph_spec), catalog_url=catalog_url,
