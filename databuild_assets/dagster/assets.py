@@ -3,12 +3,12 @@
 
 import logging
 import warnings
-from pathlib import Path
 
 import dagster as dg
 
 from ..core import Graph, Job
 from ..core.errors import DefinitionError
+from ..core.pools import warehouse_pool  # the pool key; build --jobs N uses the same
 from .mappings import lineage
 from .partitions import dynamic_name, kind_of, partition_mapping, partitions_def
 from .reporting import CHECK_NAME, asset_key
@@ -51,21 +51,6 @@ def _partitions_for(job: Job):
 def dynamic_partitions_name(job: Job) -> str | None:
     pdef = _partitions_for(job)
     return pdef.name if isinstance(pdef, dg.DynamicPartitionsDefinition) else None
-
-
-def warehouse_pool(job: Job) -> str | None:
-    """The task-lock pool of a job that writes a warehouse target (dbt or Airbyte into it):
-    the same key as the dbt tasks of that target, so they never run side by side."""
-    if getattr(job, "pool", None):
-        return job.pool
-    env = getattr(job, "env", None)
-    target, project = getattr(env, "target", None), getattr(env, "dbt_project", None)
-    if target is None or not ({"dbt", "airbyte"} & set(getattr(job, "kinds", ()) or ())):
-        return None
-    from resources.dbt import DEFAULT_PROJECT
-    from resources.locks import lock_key
-
-    return lock_key("dbt-build", {}, target.name, Path(project or DEFAULT_PROJECT))
 
 
 def _deps(graph: Graph, job: Job, lin) -> dict[str, list[dg.AssetDep]]:
