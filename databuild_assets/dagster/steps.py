@@ -11,6 +11,7 @@ from dagster._core.definitions.source_asset import SYSTEM_METADATA_KEY_SOURCE_AS
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
     PARTITION_NAME_TAG,
 )
 
@@ -145,6 +146,11 @@ def report(context, graph: Graph, refs, result, failed: dict[str, str]):
     live_ids = [s.manifest_id for r, s in statuses.items() if r not in built and s.manifest_id]
     manifests = graph.catalog.manifests(live_ids)
     known: dict = {}
+    # Dagster's asset backfill counts a partition done only when one of its own runs
+    # materialized it: there a partition already live (built by the sensors, a schedule or
+    # `databuild build` meanwhile) is recorded as a materialization tagged skipped, same data
+    # version, else the backfill ends failed with every partition live.
+    backfill = BACKFILL_ID_TAG in context.run.tags
     for ref in refs:
         p = graph.registry.pattern(ref)
         key, st, akey = ref_to_key(p, ref), statuses[ref], asset_key(p.dataset)
@@ -156,12 +162,12 @@ def report(context, graph: Graph, refs, result, failed: dict[str, str]):
                 known[akey] = _known_manifests(context.instance, akey, [
                     ref_to_key(p, r) for r in refs if graph.registry.dataset(r) == p.dataset])
             m = manifests[st.manifest_id]
-            if known[akey].get(key) == m.manifest_id:
+            if known[akey].get(key) == m.manifest_id and not backfill:
                 context.log_event(dg.AssetObservation(asset_key=akey, partition=key, metadata={
                     "databuild/state": "live", "databuild/skipped":
                         "already live and fresh: not rebuilt", "manifest_id": m.manifest_id,
                     "data_version": m.data_version}))
-            else:  # built outside Dagster and not reported yet: its one materialization
+            else:  # not reported yet (built outside Dagster), or for a backfill's bookkeeping
                 context.log_event(materialization(p.dataset, key, m, graph.data_root,
                                                   skipped=True))
             passed, reasons = True, "live and fresh"
