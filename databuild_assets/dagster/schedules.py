@@ -2,7 +2,8 @@
 
 A databuild job opts in with a ``schedule`` attribute: ``True`` (the partitioning's own
 cadence, daily at midnight) or a dict of ``build_schedule_from_partitioned_job`` keywords
-(``hour_of_day``, ``minute_of_hour``, ...). Each tick requests the day that just ended, its
+(``hour_of_day``, ``minute_of_hour``, ...), or ``cron_schedule`` for a cadence of its own
+(an hourly re-check of yesterday, say). Each tick requests the day that just ended, its
 data interval (every static key of it, for multi-partitions): databuild's daily partitions
 include the current day (``end_offset=1``), so Dagster's default "latest partition" would
 build a day whose data has not landed. The asset job skips what is already live and fresh.
@@ -19,7 +20,8 @@ import dagster as dg
 from ..core import Graph
 from ..core.errors import DefinitionError
 
-KEYWORDS = {"hour_of_day", "minute_of_hour", "day_of_week", "day_of_month", "default_status"}
+KEYWORDS = {"hour_of_day", "minute_of_hour", "day_of_week", "day_of_month", "default_status",
+            "cron_schedule"}
 
 
 def asset_job_schedules(graph: Graph, jobs) -> list[dg.ScheduleDefinition]:
@@ -66,7 +68,7 @@ def _interval_schedule(job, asset_job, opts: dict, status: str) -> dg.ScheduleDe
                               "no date dimension; schedule a want instead (sensors.CronWant)")
 
     @dg.schedule(name=f"{job.label}__schedule", job=asset_job,
-                 cron_schedule=time_dim.get_cron_schedule(
+                 cron_schedule=opts.get("cron_schedule") or time_dim.get_cron_schedule(
                      opts.get("minute_of_hour"), opts.get("hour_of_day"), opts.get("day_of_week"),
                      opts.get("day_of_month")), execution_timezone=time_dim.timezone,
                  default_status=dg.DefaultScheduleStatus[status],

@@ -52,6 +52,9 @@ class IngestOrders(Job):
     outputs = [ORDERS]
     code_version = "1"
     description = "Daily orders from the (synthetic) order system."
+    # A Dagster schedule (ingest_orders__schedule, stopped until turned on): at 01:00 UTC it
+    # requests the day that just ended; the propagation sensor then builds what reads it.
+    schedule = {"hour_of_day": 1}
 
     def configure(self, refs):
         dates = [ORDERS.parse(r)["date"] for r in refs]
