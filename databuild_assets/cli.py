@@ -143,8 +143,11 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
                                         on_event=progress.on_event, celery=celery,
                                         jobs=jobs)
         else:
+            from resources.pools import warehouse_pool
+
             result = obj.graph.build(refs, force=force, origin="cli",
-                                     on_event=progress.on_event, jobs=jobs)
+                                     on_event=progress.on_event, jobs=jobs,
+                                     pool_of=warehouse_pool)
     if not via_dagster and result.manifests:
         _report_to_dagster(obj, result.manifests, required=False)
     summary = result.summary()

@@ -1,5 +1,11 @@
 """Execute a plan in process: claim, re-check, run (or reuse), commit; wait for what other
-builds hold and take their outcome (or take over when they die)."""
+builds hold and take their outcome (or take over when they die).
+
+With ``jobs > 1`` independent nodes run side by side (core/scheduler.py): one worker thread
+per running node, waiting on the node's job process. What the threads share is guarded:
+counters and progress events by ``_Run.lock``, delegation by ``_Run.settling`` (one thread
+settles a ref, the others see its outcome), writes to one warehouse target by a pool lock.
+"""
 
 from __future__ import annotations
 
@@ -8,67 +14,29 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .action_cache import lookup as cache_lookup
+from .build_result import BuildResult, Heartbeat
 from .catalog import Event
 from .config import JobConfig
+from .errors import DatabuildError
 from .executor import Executor
-from .manifest import PartitionManifest
 from .planner import JobGraph
+from .scheduler import Pools, run_dag
 
-HEARTBEAT_SECONDS = 5.0
 POLL_SECONDS = 0.2
 MAX_TAKEOVERS = 5  # nested takeovers of refs whose holders died, per build
 
 
-@dataclass
-class BuildResult:
-    build_id: str
-    plan: JobGraph
-    manifests: list[PartitionManifest] = field(default_factory=list)  # built or cached
-    failed: dict[str, str] = field(default_factory=dict)
-    blocked: dict[str, str] = field(default_factory=dict)  # not run: an input failed
-    cut_off: list[str] = field(default_factory=list)  # fresh after all when their turn came
-    cached: list[str] = field(default_factory=list)  # republished from the action cache
-    delegated: dict[str, str] = field(default_factory=dict)  # ref -> live|failed|taken over
-    jobs_run: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.blocked
-
-    def summary(self) -> dict:
-        cached = set(self.cached)
-        built = sum(1 for m in self.manifests if m.ref not in cached)
-        return {
-            "build_id": self.build_id, "ok": self.ok, "jobs_run": self.jobs_run,
-            "built": built, "partitions_built": built, "skipped": len(self.plan.skipped),
-            "cut_off": len(self.cut_off), "cached": len(cached),
-            "delegated": len(self.delegated),
-            "delegated_outcomes": dict(collections.Counter(self.delegated.values())),
-            "failed": len(self.failed), "blocked": len(self.blocked),
-            "seconds": round(self.seconds, 3),
-        }
+class Interrupted(DatabuildError):
+    """The build was interrupted while this worker waited: it stops waiting."""
 
 
-class _Heartbeat(threading.Thread):
-    def __init__(self, catalog, build_id):
-        super().__init__(daemon=True, name=f"heartbeat-{build_id}")
-        self.catalog, self.build_id, self.stop = catalog, build_id, threading.Event()
-
-    def run(self):
-        while not self.stop.wait(HEARTBEAT_SECONDS):
-            try:
-                self.catalog.heartbeat(self.build_id)
-            except Exception:  # a missed beat only shortens the lease
-                pass
-
-
-def _wait_for(graph, refs: list[str], build_id: str) -> None:
-    """Block while another live build holds any of ``refs``."""
+def _wait_for(graph, refs: list[str], build_id: str, stop: threading.Event | None = None) -> None:
+    """Block while another live build holds any of ``refs`` (until ``stop`` is set)."""
     while True:
+        if stop is not None and stop.is_set():
+            raise Interrupted("the build was interrupted")
         rows = graph.catalog.partitions(refs)
         owners = {r.owner for r in rows.values()
                   if r.state == "building" and r.owner and r.owner != build_id}
@@ -77,17 +45,27 @@ def _wait_for(graph, refs: list[str], build_id: str) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def usable_jobs(catalog, jobs: int) -> int:
+    """``jobs``, or 1 when the catalog cannot be shared by threads (an in-memory SQLite
+    catalog gives each thread its own empty database)."""
+    pool = type(getattr(getattr(catalog, "engine", None), "pool", None)).__name__
+    return 1 if pool == "SingletonThreadPool" else max(1, int(jobs))
+
+
 def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
               build_id: str | None = None, run_id: str | None = None,
               on_event: Callable[[str, JobConfig, object], None] | None = None,
-              upstream: bool = True, logger=None, jobs: int = 1) -> BuildResult:
-    """Plan ``refs`` and run the plan; ``jobs``: how many plan nodes may run at once."""
+              upstream: bool = True, logger=None, jobs: int = 1,
+              pool_of: Callable[[object], str | None] | None = None) -> BuildResult:
+    """Plan ``refs`` and run the plan; ``jobs``: how many plan nodes may run at once.
+    ``pool_of(job)``: the job's pool key (jobs with one key never run side by side; the CLI
+    passes resources.pools.warehouse_pool); default: the job's own ``pool`` attribute."""
     build_id = build_id or uuid.uuid4().hex[:12]
     catalog, started = graph.catalog, time.time()
     # a rejected request writes nothing: refs, lookup and planning are checked first
     plan = graph.plan(refs, force=force, own_build=build_id, upstream=upstream)
     catalog.start_build(build_id, refs, origin=origin)
-    beat = _Heartbeat(catalog, build_id)
+    beat = Heartbeat(catalog, build_id)
     beat.start()
     status = "failed"
     try:
@@ -96,10 +74,12 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
         _log_plan(catalog, build_id, plan)
         if on_event:
             on_event("planned", None, plan)
+        stop = threading.Event()  # set on an interrupt: running jobs stop, waits end
         run = _Run(graph, build_id, Executor(graph.registry, catalog, graph.store, build_id,
-                                             run_id, logger),
-                   result, set(refs) if force else set(), on_event, upstream)
-        run.nodes(plan)
+                                             run_id, logger, cancel=stop),
+                   result, set(refs) if force else set(), on_event, upstream, stop)
+        run.pool_of = pool_of or run.pool_of
+        run.nodes(plan, usable_jobs(catalog, jobs))
         # requested refs another build holds: its outcome is ours
         run.settle([r for r in plan.requested if r in plan.delegated], plan.delegated)
         status = "succeeded" if result.ok else "failed"
@@ -127,29 +107,51 @@ def _log_plan(catalog, build_id, plan, detail=None):
 class _Run:
     """One build's execution state: what failed (for dependents), what was delegated."""
 
-    def __init__(self, graph, build_id, executor, result, forced, on_event, upstream):
+    def __init__(self, graph, build_id, executor, result, forced, on_event, upstream, stop):
         self.graph, self.catalog, self.build_id = graph, graph.catalog, build_id
         self.executor, self.result, self.forced = executor, result, forced
         self.on_event, self.upstream = on_event, upstream
         self.bad: dict[str, str] = {}  # ref -> why it is not available to dependents
         self.settled: set[str] = set()
         self.takeovers = 0
+        self.stop, self.pools = stop, Pools()
+        self.lock, self.settling = threading.Lock(), threading.RLock()
+        self._pools: dict[str, str | None] = {}
+        self.pool_of = lambda job: getattr(job, "pool", None)
 
     def emit(self, kind, node, payload):
         if self.on_event:
-            self.on_event(kind, node, payload)
+            with self.lock:
+                self.on_event(kind, node, payload)
 
-    def nodes(self, plan: JobGraph) -> None:
-        for node in plan.nodes:
-            self.node(node, plan)
+    def pool(self, job) -> str | None:
+        if job.label not in self._pools:
+            self._pools[job.label] = self.pool_of(job)
+        return self._pools[job.label]
+
+    def nodes(self, plan: JobGraph, jobs: int = 1) -> None:
+        """Each node once its plan predecessors finished, up to ``jobs`` at once."""
+        at: dict[str, list[int]] = collections.defaultdict(list)
+        for i, n in enumerate(plan.nodes):
+            at[n.hash].append(i)
+        preds = {i: [p for h in plan.upstream.get(n.hash, ()) for p in at.get(h, ())]
+                 for i, n in enumerate(plan.nodes)}
+        run_dag(list(range(len(plan.nodes))), preds,
+                lambda i: self.node(plan.nodes[i], plan), jobs,
+                pool_of=lambda i: self.pool(self.graph.registry.jobs[plan.nodes[i].job]),
+                on_interrupt=self.stop.set)
 
     # -- delegation -----------------------------------------------------------------------
     def settle(self, refs: list[str], holders: dict[str, str]) -> None:
         """Wait for refs other builds hold, then take their outcome: live is ours; failed
         is ours too (naming the holder); a holder that died is taken over (we build it)."""
+        with self.settling:  # one thread settles a ref; the others then see its outcome
+            self._settle(refs, holders)
+
+    def _settle(self, refs: list[str], holders: dict[str, str]) -> None:
         todo = [r for r in refs if r not in self.settled]
         while todo:
-            _wait_for(self.graph, todo, self.build_id)
+            _wait_for(self.graph, todo, self.build_id, self.stop)
             st = self.graph.status(todo, own_build=self.build_id)
             finished = self.catalog.build_statuses({holders.get(r) for r in todo})
             again, takeover = [], []
@@ -192,7 +194,7 @@ class _Run:
             {b for b in dead.values() if b})})
         for r in refs:
             self._settled(r, "taken over")
-        self.nodes(sub)
+        self.nodes(sub)  # in this worker, one at a time: pool locks still apply
         self.settle(list(sub.delegated), dict(sub.delegated))
         for r in refs:
             if r in self.result.failed or r in self.result.blocked:
@@ -220,7 +222,7 @@ class _Run:
             catalog.log([Event(build_id, "delegated", o, node.job, {"build": holder})
                          for o in outs])
             held.update({o: holder for o in outs})
-            _wait_for(graph, outs, build_id)
+            _wait_for(graph, outs, build_id, self.stop)
         configs = [node]
         if not (set(outs) & self.forced):
             now = graph.status(outs, own_build=build_id)
@@ -270,8 +272,10 @@ class _Run:
             return
         catalog.log([Event(build_id, "building", o, config.job) for o in sorted(config.outputs)])
         self.emit("building", config, None)
-        outcome = self.executor.run(job, config)
-        result.jobs_run += 1
+        with self.pools.lock(self.pool(job)):  # one writer per warehouse target
+            outcome = self.executor.run(job, config)
+        with self.lock:
+            result.jobs_run += 1
         result.manifests += outcome.manifests
         result.failed.update(outcome.failed)
         self.bad.update(outcome.failed)

@@ -126,13 +126,14 @@ class Outcome:
 
 class Executor:
     def __init__(self, registry: Registry, catalog: Catalog, store: DataStore, build_id: str,
-                 run_id: str | None = None, logger=None):
+                 run_id: str | None = None, logger=None, cancel=None):
         self.registry = registry
         self.catalog = catalog
         self.store = store
         self.build_id = build_id
         self.run_id = run_id or build_id
         self.logger = logger
+        self.cancel = cancel  # a threading.Event: set when the build is interrupted
 
     def _inputs(self, config: JobConfig) -> Inputs:
         return Inputs(self.catalog, self.store, config)
@@ -204,7 +205,7 @@ class Executor:
                 _child(job, config, inputs, self.store, _Inline(serve))
             else:
                 run_isolated(lambda conn: _child(job, config, inputs, self.store, conn), serve,
-                             timeout)
+                             timeout, self.cancel)
         except TimedOut:
             raised.append(f"job {job.label!r} timed out after {timeout:g} s; its process "
                           "group was killed (raise the job's timeout, or DATABUILD_JOB_TIMEOUT "

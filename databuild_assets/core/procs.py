@@ -25,6 +25,11 @@ PR_SET_PDEATHSIG = 1
 _ACTIVE: set[int] = set()  # process groups of running jobs in this process
 _IN_JOB = False  # True inside a job process: commands stay in the job's group
 _LOCK = threading.Lock()
+# Jobs may start side by side from several threads (build --jobs N). Forks are serialized and
+# every job process closes the build's ends of the *other* jobs' pipes: a job holding a copy
+# of another job's lifeline would keep that job's watcher from noticing the build died.
+_FORK_LOCK = threading.Lock()
+_PARENT_ENDS: set[int] = set()  # the build's ends of running jobs' pipes (fds)
 
 
 def pid_alive(pid: int) -> bool:
@@ -139,26 +144,43 @@ class ChildDied(Exception):
     pass
 
 
+INTERRUPTED = "the build was interrupted; the job's process group was stopped"
+
+
 def run_isolated(work: Callable[[Connection], None], serve: Callable[[object], object],
-                 timeout: float | None) -> None:
+                 timeout: float | None, cancel: threading.Event | None = None) -> None:
     """Run ``work(conn)`` in a forked child in its own process group, serving its requests.
 
     The child sends ``("call", payload)`` (answered with ``serve(payload)``), ``("send",
     payload)`` (served, no answer) and finally ``("done", None)``. Raises TimedOut when the
-    deadline passes and ChildDied when the child ends without "done"; in every case the
-    whole group is killed before this returns.
+    deadline passes and ChildDied when the child ends without "done" or ``cancel`` is set
+    (the build was interrupted while other threads ran jobs); in every case the whole group
+    is killed before this returns. Safe to call from several threads at once.
     """
     import multiprocessing
 
-    parent_conn, child_conn = multiprocessing.Pipe()
-    life_r, life_w = os.pipe()
-    build_pid = os.getpid()
-    pid = os.fork()
+    global _IN_JOB, _FORK_LOCK, _LOCK
+    with _FORK_LOCK:
+        if cancel is not None and cancel.is_set():
+            raise ChildDied(INTERRUPTED)
+        parent_conn, child_conn = multiprocessing.Pipe()
+        life_r, life_w = os.pipe()
+        build_pid = os.getpid()
+        pid = os.fork()
+        if pid != 0:
+            _PARENT_ENDS.update((parent_conn.fileno(), life_w))
+            with _LOCK:
+                _ACTIVE.add(pid)
     if pid == 0:  # the job process
         code = 0
         try:
-            global _IN_JOB
             _IN_JOB = True
+            _FORK_LOCK, _LOCK = threading.Lock(), threading.Lock()  # held by the forking thread
+            for fd in _PARENT_ENDS:  # other jobs' lifelines and pipes: not ours to hold
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
             os.setsid()
             set_parent_death_signal(signal.SIGKILL)
             for s in (signal.SIGTERM, signal.SIGINT):
@@ -184,12 +206,12 @@ def run_isolated(work: Callable[[Connection], None], serve: Callable[[object], o
             os._exit(code)
     os.close(life_r)
     child_conn.close()
-    with _LOCK:
-        _ACTIVE.add(pid)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
             wait = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
+            if cancel is not None and cancel.is_set():
+                raise ChildDied(INTERRUPTED)
             if parent_conn.poll(wait):
                 try:
                     kind, payload = parent_conn.recv()
@@ -216,8 +238,10 @@ def run_isolated(work: Callable[[Connection], None], serve: Callable[[object], o
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        os.close(life_w)
-        parent_conn.close()
+        with _FORK_LOCK:  # no fork may copy these fds between forgetting and closing them
+            _PARENT_ENDS.difference_update((parent_conn.fileno(), life_w))
+            os.close(life_w)
+            parent_conn.close()
 
 
 def _exit_text(pid: int) -> str:

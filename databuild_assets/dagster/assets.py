@@ -6,9 +6,10 @@ import warnings
 
 import dagster as dg
 
+from resources.pools import warehouse_pool  # the pool key; build --jobs N uses the same
+
 from ..core import Graph, Job
 from ..core.errors import DefinitionError
-from ..core.pools import warehouse_pool  # the pool key; build --jobs N uses the same
 from .mappings import lineage
 from .partitions import dynamic_name, kind_of, partition_mapping, partitions_def
 from .reporting import CHECK_NAME, asset_key

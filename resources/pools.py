@@ -2,7 +2,8 @@
 
 One helper for both engines: Dagster ops take it as their ``pool`` (the task layer's
 concurrency pools) and ``databuild build --jobs N`` runs nodes with the same key one at a
-time, so a CLI build and a pipeline never disagree on what "one writer per target" means.
+time (the CLI hands it to the build as ``pool_of``: the runtime imports no task layer), so a
+CLI build and a pipeline never disagree on what "one writer per target" means.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def warehouse_pool(job) -> str | None:
     target, project = getattr(env, "target", None), getattr(env, "dbt_project", None)
     if target is None or not ({"dbt", "airbyte"} & set(getattr(job, "kinds", ()) or ())):
         return None
-    from resources.dbt import DEFAULT_PROJECT
-    from resources.locks import lock_key
+    from .dbt import DEFAULT_PROJECT
+    from .locks import lock_key
 
     return lock_key("dbt-build", {}, target.name, Path(project or DEFAULT_PROJECT))

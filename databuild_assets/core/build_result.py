@@ -1,0 +1,59 @@
+"""What a build reports (BuildResult) and the heartbeat that keeps its lease alive."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass, field
+
+from .manifest import PartitionManifest
+from .planner import JobGraph
+
+HEARTBEAT_SECONDS = 5.0
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    plan: JobGraph
+    manifests: list[PartitionManifest] = field(default_factory=list)  # built or cached
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)  # not run: an input failed
+    cut_off: list[str] = field(default_factory=list)  # fresh after all when their turn came
+    cached: list[str] = field(default_factory=list)  # republished from the action cache
+    delegated: dict[str, str] = field(default_factory=dict)  # ref -> live|failed|taken over
+    jobs_run: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocked
+
+    def summary(self) -> dict:
+        cached = set(self.cached)
+        built = sum(1 for m in self.manifests if m.ref not in cached)
+        return {
+            "build_id": self.build_id, "ok": self.ok, "jobs_run": self.jobs_run,
+            "built": built, "partitions_built": built, "skipped": len(self.plan.skipped),
+            "cut_off": len(self.cut_off), "cached": len(cached),
+            "delegated": len(self.delegated),
+            "delegated_outcomes": dict(collections.Counter(self.delegated.values())),
+            "failed": len(self.failed), "blocked": len(self.blocked),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Heartbeat(threading.Thread):
+    """Renews the build's lease every few seconds while it runs (other builds take over the
+    refs of a build whose lease expired)."""
+
+    def __init__(self, catalog, build_id):
+        super().__init__(daemon=True, name=f"heartbeat-{build_id}")
+        self.catalog, self.build_id, self.stop = catalog, build_id, threading.Event()
+
+    def run(self):
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.catalog.heartbeat(self.build_id)
+            except Exception:  # a missed beat only shortens the lease
+                pass
