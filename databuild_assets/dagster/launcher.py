@@ -7,11 +7,15 @@ the Dagster instance (visible in the UI), tagged with the build id and refs.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -20,8 +24,11 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from resources.pools import warehouse_pool
+
 from ..core import Graph
 from ..core.planner import JobGraph
+from ..core.scheduler import run_dag
 from .assets import BUILD_TAG, FORCE_TAG, dynamic_partitions_name
 from .partitions import ref_to_key
 
@@ -131,15 +138,18 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     catalog_arg = _catalog_for_runs(graph)
     bad: set[str] = set()
-    for spec in specs:
+    on_event, cancel = _serialized(on_event), threading.Event()
+    execute = _runner(jobs, cancel)
+
+    def launch(spec: RunSpec) -> None:
         job = graph.registry.jobs[spec.job]
         node_inputs = {i for n in plan.nodes if n.job == spec.job and set(n.outputs) & set(spec.refs)
                        for i in n.materialize_inputs}
         if node_inputs & bad:
             for r in spec.refs:
                 result.failed[r] = "not run: an upstream partition failed"
-            bad |= set(spec.refs)
-            continue
+            bad.update(spec.refs)
+            return
         dyn = dynamic_partitions_name(job)
         if dyn:
             instance.add_dynamic_partitions(dyn, sorted({k for k in spec.keys if k}))
@@ -156,7 +166,7 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
                 **_range_tags(graph, spec, pdef)}
         if on_event:
             on_event("run_started", spec, None)
-        with dg.execute_job(recon, instance=instance, tags=tags, raise_on_error=False,
+        with execute(recon, instance=instance, tags=tags, raise_on_error=False,
                             run_config={"ops": {spec.job: {"config": {"refs": spec.refs}}},
                                         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                                         **({"execution": {"config": celery}} if celery else {})}) as res:
@@ -172,8 +182,67 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
                 bad.add(r)
         if on_event:
             on_event("run_done", spec, res)
+
+    # up to `jobs` runs in flight, each once the runs it reads from ended; runs of jobs
+    # writing one warehouse target one at a time (their ops share a Dagster pool too)
+    run_dag(list(range(len(specs))), _spec_preds(plan, specs),
+            lambda i: launch(specs[i]), jobs, on_interrupt=cancel.set,
+            pool_of=lambda i: warehouse_pool(graph.registry.jobs[specs[i].job]))
     result.seconds = time.time() - started
     return result
+
+
+def _spec_preds(plan: JobGraph, specs: list[RunSpec]) -> dict[int, set[int]]:
+    """Run i waits for the runs that build the plan predecessors of its nodes."""
+    spec_of = {r: i for i, s in enumerate(specs) for r in s.refs}
+    preds: dict[int, set[int]] = {i: set() for i in range(len(specs))}
+    by_hash = {n.hash: n for n in plan.nodes}
+    for n in plan.nodes:
+        mine = {spec_of[r] for r in n.outputs if r in spec_of}
+        for u in plan.upstream.get(n.hash, ()):
+            theirs = {spec_of[r] for r in by_hash[u].outputs if r in spec_of} if u in by_hash \
+                else set()
+            for i in mine:
+                preds[i] |= theirs - {i}
+    return preds
+
+
+def _serialized(fn):
+    """Progress callbacks from several launching threads, one at a time."""
+    if fn is None:
+        return None
+    lock = threading.Lock()
+
+    def call(*args):
+        with lock:
+            return fn(*args)
+    return call
+
+
+def _runner(jobs: int, cancel: threading.Event):
+    """How a run executes: in this process (one in flight), or each in a forked child of
+    its own (several in flight: Dagster redirects stdout/stderr per run process-wide, so
+    runs side by side need processes; the child is killed with the build, procs.py)."""
+    return dg.execute_job if jobs <= 1 else functools.partial(_in_child, cancel=cancel)
+
+
+@contextlib.contextmanager
+def _in_child(recon, *, instance, cancel, **kwargs):
+    from ..core.procs import ChildDied, run_isolated
+
+    home, got = instance.root_directory, {}
+
+    def work(conn):
+        with dg.execute_job(recon, instance=dg.DagsterInstance.from_config(home),
+                            **kwargs) as res:
+            conn.send(("send", (res.run_id, res.success)))
+
+    try:
+        run_isolated(work, lambda p: got.update(run=p), None, cancel)
+    except ChildDied as e:
+        got.setdefault("error", str(e))
+    run_id, success = got.get("run", ("?", False))
+    yield SimpleNamespace(run_id=run_id, success=success, error=got.get("error"))
 
 
 def _catalog_for_runs(graph: Graph) -> str:
