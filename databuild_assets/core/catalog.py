@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from . import catalog_configs as cc
 from . import catalog_schema as s
+from .catalog_configs import InputFacts, ManifestFacts  # noqa: F401 - their home was here
 from .catalog_retry import log as _retry_log
 from .catalog_retry import resilient, retrying
 from .errors import CatalogError
 from .manifest import PartitionManifest
 from .procs import pid_alive
-
-try:  # a C JSON parser when installed (dagster-dbt brings it); the stdlib otherwise
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
 
 HOST = socket.gethostname()
 LEASE_SECONDS = 30.0
@@ -54,28 +49,6 @@ class PartitionRow:
     prev_state: str | None = None
 
 
-class InputFacts(NamedTuple):
-    """What staleness needs of an input record (same attribute names as InputRecord)."""
-
-    ref: str
-    dep_type: str
-    manifest_id: str | None
-    data_version: str | None
-
-
-class ManifestFacts(NamedTuple):
-    """What staleness needs of a manifest (same attribute names as PartitionManifest);
-    ``inputs`` holds the MATERIALIZE inputs only (QUERY inputs never make it stale)."""
-
-    manifest_id: str
-    code_version: str
-    dataset_version: str
-    data_version: str
-    inputs: tuple[InputFacts, ...]
-    path: str | None = None
-    size: int | None = None
-
-
 @dataclass(frozen=True)
 class Event:
     build_id: str
@@ -92,46 +65,6 @@ def _chunks(items: list, n: int = _CHUNK) -> Iterator[list]:
 
 
 _ROW_FIELDS = tuple(PartitionRow.__dataclass_fields__)
-# In PartitionManifest.dumps() (sorted keys, default separators) the top-level "inputs"
-# follows "end_time" (a number) and precedes "job"; nothing nested in "config" has a
-# numeric value, and input records (refs, hex ids) cannot contain ', "job": "'.
-_INPUTS_AT = re.compile(r'"end_time": -?[0-9][0-9.eE+-]*, "inputs": ')
-
-
-def _input_records(body: str):
-    """A manifest body's input records, parsing only that slice of the JSON (the config
-    in the body is most of its size); the whole body when the slice is not found."""
-    m = _INPUTS_AT.search(body)
-    if m:
-        end = body.find(', "job": "', m.end())
-        if end > 0:
-            try:
-                records = _loads(body[m.end():end])
-            except ValueError:
-                records = None
-            if isinstance(records, list):
-                return records
-    return _loads(body).get("inputs", ())
-
-
-def _materialize_inputs(records) -> tuple[InputFacts, ...]:
-    new = tuple.__new__
-    return tuple([new(InputFacts, (i["ref"], i["dep_type"], i["manifest_id"], i["data_version"]))
-                  for i in records if i["dep_type"] == "materialize"])
-
-
-def _native_only(obj):
-    raise TypeError(f"not JSON-native: {type(obj).__name__}")
-
-
-def _dumps(m: PartitionManifest) -> str:
-    """``m.dumps()``, byte for byte, without dataclasses.asdict's deep copy (80% of the
-    cost of a batched write); anything not JSON-native takes the original path."""
-    try:
-        return json.dumps({**m.__dict__, "inputs": [dict(i.__dict__) for i in m.inputs]},
-                          sort_keys=True, default=_native_only)
-    except TypeError:
-        return m.dumps()
 
 
 def _row(r) -> PartitionRow:
@@ -152,6 +85,7 @@ class Catalog:
         self._read_engine = read_engine or engine
         self.url = url
         self.dialect = engine.dialect.name
+        self._configs = cc.ConfigTexts()
         self._migrate()
 
     @classmethod
@@ -445,7 +379,7 @@ class Catalog:
         attempt of this very commit succeeded (every manifest stored, identical; manifest
         ids are random, so nothing else stores them), a CatalogError for any other stored
         manifest id, False when no manifest id collided (another integrity error)."""
-        want = {m.manifest_id: (ds, _dumps(m), m.ref) for m, ds in items}
+        want = {m.manifest_id: (ds, cc.body(m), m.ref) for m, ds in items}
         with self._read() as conn:
             have = {i: (ds, body) for i, ds, body in self._fetch_in(
                 conn, s.manifests, ("manifest_id", "dataset", "body"), "manifest_id",
@@ -467,14 +401,17 @@ class Catalog:
     def _commit_many(self, items: list, events: Iterable[Event]) -> None:
         now = time.time()
         p = s.partitions
+        keys, distinct = cc.keyed(items)
         with self.tx() as conn:
+            cc.store(conn, self.dialect, self._configs.unstored(distinct))
             conn.execute(sa.insert(s.manifests), [dict(
                 manifest_id=m.manifest_id, ref=m.ref, dataset=ds, job=m.job,
                 config_hash=m.config_hash, code_version=m.code_version,
                 dataset_version=m.dataset_version, data_version=m.data_version,
                 run_id=m.run_id, build_id=m.build_id, start_time=m.start_time,
-                end_time=m.end_time, row_count=m.row_count, body=_dumps(m), path=m.path or None,
-                size=m.size) for m, ds in items])
+                end_time=m.end_time, row_count=m.row_count, body=cc.body(m), path=m.path or None,
+                size=m.size, config_key=key, mat_inputs=cc.mat_inputs(m))
+                for (m, ds), key in zip(items, keys, strict=True)])
             self._insert_ignore(conn, [{"ref": m.ref, "dataset": ds, "state": "missing",
                                         "updated_at": now, "attempts": 0} for m, ds in items])
             q = sa.update(p).where(p.c.ref == sa.bindparam("b_ref")).values(
@@ -487,6 +424,7 @@ class Catalog:
             else:
                 conn.execute(q, rows)
             self._log(conn, events)
+        self._configs.committed(distinct)
 
     @resilient
     def fail(self, refs: dict[str, str], build_id: str, error: str,
@@ -543,11 +481,10 @@ class Catalog:
         out: dict[str, list[PartitionManifest]] = {}
         with self._read() as conn:
             for chunk in _chunks(sorted(set(refs))):
-                q = (sa.select(m.body).where(m.ref.in_(chunk), m.config_hash == config_hash,
-                                             m.code_version == code_version)
-                     .order_by(m.end_time.desc()))
-                for (b,) in conn.execute(q):
-                    man = PartitionManifest.from_json(json.loads(b))
+                q = (sa.select(m.body, m.config_key).where(
+                    m.ref.in_(chunk), m.config_hash == config_hash,
+                    m.code_version == code_version).order_by(m.end_time.desc()))
+                for man in cc.full_manifests(conn, self._configs, conn.execute(q)):
                     if len(out.setdefault(man.ref, [])) < limit:
                         out[man.ref].append(man)
         return out
@@ -559,10 +496,10 @@ class Catalog:
         out = {}
         with self._read() as conn:
             for chunk in _chunks(ids):
-                q = sa.select(s.manifests.c.manifest_id, s.manifests.c.body).where(
+                q = sa.select(s.manifests.c.body, s.manifests.c.config_key).where(
                     s.manifests.c.manifest_id.in_(chunk))
-                for mid, body in conn.execute(q):
-                    out[mid] = PartitionManifest.from_json(json.loads(body))
+                for man in cc.full_manifests(conn, self._configs, conn.execute(q)):
+                    out[man.manifest_id] = man
         return out
 
     @resilient
@@ -570,31 +507,40 @@ class Catalog:
         """The fields staleness reads, for many manifests: a lighter ``manifests()``."""
         ids = sorted(set(i for i in ids if i))
         out = {}
-        # (cutting the inputs out in SQL, json_extract / ::json, measured no faster)
-        cols = ("manifest_id", "code_version", "dataset_version", "data_version", "body",
+        cols = ("manifest_id", "code_version", "dataset_version", "data_version", "mat_inputs",
                 "path", "size")
+        old = []  # written before schema v4: the inputs are in the body
         with self._read() as conn:
-            for mid, code, dsv, dv, body, path, size in self._fetch_in(
+            for mid, code, dsv, dv, mat, path, size in self._fetch_in(
                     conn, s.manifests, cols, "manifest_id", ids):
+                if mat is None:
+                    old.append(mid)
+                    continue
+                out[mid] = ManifestFacts(mid, code, dsv, dv, cc.parse_mat_inputs(mat), path, size)
+            cols = ("manifest_id", "code_version", "dataset_version", "data_version", "body",
+                    "path", "size")
+            for mid, code, dsv, dv, body, path, size in self._fetch_in(
+                    conn, s.manifests, cols, "manifest_id", old):
                 try:
-                    inputs = _materialize_inputs(_input_records(body))
+                    inputs = cc.materialize_inputs(cc.input_records(body))
                 except (KeyError, TypeError):  # not what the fast path expected: parse it all
-                    inputs = _materialize_inputs(_loads(body).get("inputs", ()))
+                    inputs = cc.materialize_inputs(cc._loads(body).get("inputs", ()))
                 if path is None:  # written before schema v3: the body has the path
-                    path = _loads(body).get("path") or None
+                    path = cc._loads(body).get("path") or None
                 out[mid] = ManifestFacts(mid, code, dsv, dv, inputs, path, size)
         return out
 
     @resilient
     def manifest_history(self, ref: str | None = None, dataset: str | None = None,
                          limit: int = 50) -> list[PartitionManifest]:
-        q = sa.select(s.manifests.c.body).order_by(s.manifests.c.end_time.desc()).limit(limit)
+        q = sa.select(s.manifests.c.body, s.manifests.c.config_key).order_by(
+            s.manifests.c.end_time.desc()).limit(limit)
         if ref:
             q = q.where(s.manifests.c.ref == ref)
         if dataset:
             q = q.where(s.manifests.c.dataset == dataset)
         with self._read() as conn:
-            return [PartitionManifest.from_json(json.loads(b)) for (b,) in conn.execute(q)]
+            return cc.full_manifests(conn, self._configs, conn.execute(q))
 
     @resilient
     def taint(self, ref: str, manifest_id: str, reason: str, build_id: str = "taint") -> None:

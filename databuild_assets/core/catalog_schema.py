@@ -54,6 +54,9 @@ manifests = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # the whole manifest as JSON
     sa.Column("path", sa.Text),  # data file, relative to the data root (v3)
     sa.Column("size", sa.BigInteger),  # its bytes: status compares it (v3)
+    sa.Column("config_key", sa.String(32)),  # its config in ``configs`` (v4; NULL: in body)
+    # [[ref, manifest id, data version], ...] of its MATERIALIZE inputs: what status reads (v4)
+    sa.Column("mat_inputs", sa.Text),
 )
 
 taints = sa.Table(
@@ -171,9 +174,33 @@ def _v3(conn: sa.Connection) -> None:
                          "(ref, config_hash)"))
 
 
+# -- migration 4: each distinct job config stored once -------------------------------------
+configs = sa.Table(  # a manifest's config by content key: a 31-day config is not stored 31 times
+    "configs",
+    metadata,
+    sa.Column("config_key", sa.String(32), primary_key=True),
+    sa.Column("job", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the config as stored in manifests (JSON)
+)
+
+
+def _v4(conn: sa.Connection) -> None:
+    """Manifests written before keep their embedded config and have no mat_inputs (readers
+    take both from the body when NULL): no rewrite of a big catalog while every process
+    waits on the migration lock."""
+    metadata.create_all(conn, tables=[configs])
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    have = {c["name"] for c in sa.inspect(conn).get_columns(manifests.name, schema=schema)}
+    name = f'"{schema}".{manifests.name}' if schema else manifests.name
+    for col, kind in (("config_key", "VARCHAR(32)"), ("mat_inputs", "TEXT")):
+        if col not in have:  # a catalog created at v4 has them already
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {col} {kind}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "partitions, manifests, taints, build events, builds", _v1),
     (2, "wants, want attempts (retries), notifications", _v2),
     (3, "manifest data file path and size; action-key index", _v3),
+    (4, "job configs stored once each, referenced by manifests", _v4),
 ]
 LATEST = MIGRATIONS[-1][0]

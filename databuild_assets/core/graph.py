@@ -63,8 +63,7 @@ class Graph:
 
     def status(self, refs: Iterable[str], own_build: str | None = None) -> dict[str, Status]:
         refs = check_refs(refs)
-        for r in refs:
-            self.registry.parse(r)
+        self.registry.check(refs)
         return assess_all(self.registry, self.catalog, refs, own_build, self.store)
 
     def plan(self, refs: Iterable[str], force: bool = False, own_build: str | None = None,

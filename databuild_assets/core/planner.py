@@ -63,8 +63,7 @@ def plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool 
 def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool,
           own_build: str | None, upstream: bool) -> JobGraph:
     requested = sorted(set(refs))
-    for r in requested:
-        registry.parse(r)  # malformed or unknown refs fail before anything else
+    registry.check(requested)  # malformed or unknown refs fail before anything else
     g = JobGraph(requested)
     nodes: dict[str, JobConfig] = {}
     assigned: dict[str, str] = {}

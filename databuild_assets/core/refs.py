@@ -179,6 +179,7 @@ class PartitionPattern:
         pieces = _PLACEHOLDER.split(self.template)[0::2]
         self._fmt = None if any("{" in p or "}" in p for p in pieces) else self.template
         self._valid: dict[str, set[str]] = {d.name: set() for d in self.dims}
+        self._valid_seq = tuple(self._valid[d.name] for d in self.dims)  # in regex group order
 
     def _check(self, dim: Dim, value: str) -> str:
         seen = self._valid[dim.name]

@@ -80,6 +80,17 @@ class Registry:
                 raise
             raise RefError(f"{e}; expected something like '{pat.template}'") from None
 
+    def check(self, refs: Iterable[str]) -> None:
+        """``parse`` of many refs, raising the same errors: a ref whose pattern matches and
+        whose values were all accepted before takes the short path (no dict, no re-checks);
+        any other goes through ``parse``, which validates or explains."""
+        patterns, prefix = self.patterns, self._longest_prefix
+        for ref in refs:
+            pat = patterns.get(prefix(ref)) if ref.__class__ is str else None
+            m = pat._regex.fullmatch(ref) if pat is not None else None
+            if m is None or not all(v in ok for v, ok in zip(m.groups(), pat._valid_seq, strict=True)):
+                self.parse(ref)
+
     def job_for(self, ref: str):
         self.parse(ref)
         return self.producer[self._longest_prefix(ref)]

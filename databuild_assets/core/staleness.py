@@ -87,14 +87,22 @@ class Snapshot:
 
 def check_damage(store: DataStore, snap: Snapshot, refs) -> None:
     """Note which of ``refs``' current manifests have a missing or resized data file."""
+    rows, manifests, damage = snap.rows, snap.manifests, store.damage
     for r in refs:
-        row = snap.rows.get(r)
-        m = snap.manifests.get(row.manifest_id) if row is not None and row.manifest_id else None
+        row = rows.get(r)
+        m = manifests.get(row.manifest_id) if row is not None and row.manifest_id else None
         path = getattr(m, "path", None) if m is not None else None
         if path:
-            why = store.damage(path, getattr(m, "size", None))
+            why = damage(path, getattr(m, "size", None))
             if why:
                 snap.damaged[m.manifest_id] = why
+
+
+def mat_of(m: PartitionManifest | ManifestFacts):
+    """A manifest's MATERIALIZE inputs as (ref, manifest id, data version) sequences."""
+    if type(m) is ManifestFacts:
+        return m.mat
+    return [(i.ref, i.manifest_id, i.data_version) for i in m.inputs if i.dep_type == _MAT]
 
 
 def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snapshot:
@@ -110,12 +118,10 @@ def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snaps
         ids = [r.manifest_id for r in rows.values() if r.manifest_id]
         new = catalog.manifest_facts(i for i in ids if i not in snap.manifests)
         snap.manifests.update(new)
-        frontier = {rec.ref for m in new.values() for rec in m.inputs
-                    if rec.dep_type == _MAT} - seen
+        frontier = {rec[0] for m in new.values() for rec in m.mat} - seen
     if catalog.any_taints():  # usually none: skip collecting every input's manifest id
         ids = set(snap.manifests)
-        ids.update(rec.manifest_id for m in snap.manifests.values() for rec in m.inputs
-                   if rec.manifest_id)
+        ids.update(rec[1] for m in snap.manifests.values() for rec in mat_of(m) if rec[1])
         snap.taints.update(catalog.taints(ids))
     snap.alive |= catalog.alive_builds(owners)
     return snap
@@ -224,21 +230,18 @@ class Assessor:
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
         memo, taints = self.memo, self.snap.taints
-        for rec in m.inputs:
-            if rec.dep_type != _MAT:
+        for ref, mid, dv in mat_of(m):
+            if taints and mid in taints:
+                reasons.append(f"input {ref} was read at a tainted version: {taints[mid]}")
                 continue
-            if taints and rec.manifest_id in taints:
-                reasons.append(f"input {rec.ref} was read at a tainted version: "
-                               f"{taints[rec.manifest_id]}")
-                continue
-            up = memo.get(rec.ref) or self(rec.ref)
+            up = memo.get(ref) or self(ref)
             if up.state in ("missing", "failed"):
-                reasons.append(f"input {rec.ref} is {up.state}")
-            elif up.data_version != rec.data_version:
-                reasons.append(f"input {rec.ref} changed (data version "
-                               f"{(rec.data_version or '-')[:8]} -> {(up.data_version or '-')[:8]})")
+                reasons.append(f"input {ref} is {up.state}")
+            elif up.data_version != dv:
+                reasons.append(f"input {ref} changed (data version "
+                               f"{(dv or '-')[:8]} -> {(up.data_version or '-')[:8]})")
             elif up.state in ("stale", "tainted"):
-                reasons.append(f"input {rec.ref} is {up.state}: {up.reasons[0]}")
+                reasons.append(f"input {ref} is {up.state}: {up.reasons[0]}")
         return reasons
 
 

@@ -44,6 +44,7 @@ def data_version_of(df: pd.DataFrame) -> str:
 class DataStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._prefix = os.path.join(os.fspath(self.root), "")  # "root/": str paths for stat
 
     def ref_dir(self, ref: str) -> Path:
         return self.root.joinpath(*ref.split("/"))
@@ -97,8 +98,8 @@ class DataStore:
         Checks existence and size only: cheap enough for every status."""
         if not rel:
             return None
-        try:
-            actual = os.path.getsize(self.root / rel)
+        try:  # a str join, not a Path: status stats every live partition's file
+            actual = os.stat(self._prefix + rel).st_size
         except OSError:
             return f"its data file {rel} is missing"
         if size is not None and actual != size:
