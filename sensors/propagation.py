@@ -159,8 +159,10 @@ def build_propagation_sensor(graph, jobs: list, *, interval_seconds: int = 30,
                            "run per job and contiguous range.")
     def _sensor(context):
         catalog = graph.catalog
-        if not context.cursor:  # start from now: history is not replayed
-            return dg.SensorResult(cursor=json.dumps({"after": last_event_id(catalog), "seen": []}),
+        if not context.cursor:  # start from now: history is not replayed (the overlap too)
+            last = last_event_id(catalog)
+            seen = sorted(i for i, _ in available_since(catalog, max(0, last - OVERLAP_IDS)))
+            return dg.SensorResult(cursor=json.dumps({"after": last, "seen": seen}),
                                    skip_reason="started watching the build event log")
         cursor = json.loads(context.cursor)
         after, seen = int(cursor["after"]), set(cursor.get("seen", ()))
