@@ -33,10 +33,11 @@ from .planning import null_build, peak_memory, plan_throughput
 SIZES = {
     "quick": {"plan": [10_000], "peak": 10_000, "null": 1_000, "days": 10,
               "status": 10_000, "single": 500, "dbt_models": 1_000, "dbt_parse": False,
-              "parallel_days": 4},
+              "parallel_days": 4, "parallel_dagster": False},
     "full": {"plan": [10_000, 100_000, 1_000_000], "peak": 1_000_000, "null": 10_000,
              "days": 365, "status": 100_000, "single": 2_000, "dbt_models": 1_000,
-             "dbt_parse": True, "parallel_days": 10, "daemon_days": 30, "celery_days": 10},
+             "dbt_parse": True, "parallel_days": 10, "parallel_dagster": True, "daemon_days": 30,
+             "celery_days": 10},
 }
 
 
@@ -72,7 +73,7 @@ def run(mode: str) -> dict:
         "dagster": lambda: side_by_side(size["days"]),
         "catalog": lambda: catalog_figures(size["status"], size["single"]),
         "definitions_load": lambda: definitions_load(size["dbt_models"], size["dbt_parse"]),
-        "parallel": lambda: parallel_build(size["parallel_days"]),
+        "parallel": lambda: parallel_build(size["parallel_days"], size["parallel_dagster"]),
     }
     if mode == "full":  # dbt starts take tens of seconds each: full mode only
         if importlib.util.find_spec("benchmarks.dbt_overhead") is not None:

@@ -120,10 +120,16 @@ def _g6(doc: dict) -> dict:
     goal = f"build --jobs 2 >= {G6_SPEEDUP:g}x faster than --jobs 1 on I/O-bound jobs"
     if not p["supported"]:
         return _goal("6", goal, None, False, p["workload"], p["note"])
-    return _goal("6", goal, {"jobs_1_s": p["jobs_1_s"], "jobs_2_s": p["jobs_2_s"],
-                             "speedup": p["speedup_2_over_1"]},
-                 p["speedup_2_over_1"] >= G6_SPEEDUP, p["workload"],
-                 "build --dagster with several runs in flight is not measured yet")
+    measured = {"jobs_1_s": p["jobs_1_s"], "jobs_2_s": p["jobs_2_s"],
+                "speedup": p["speedup_2_over_1"]}
+    note = ""
+    if "dagster_speedup_2_over_1" in p:  # build --dagster: 1 run in flight against 2
+        measured |= {"dagster_jobs_1_s": p["dagster_jobs_1_s"],
+                     "dagster_jobs_2_s": p["dagster_jobs_2_s"],
+                     "dagster_speedup": p["dagster_speedup_2_over_1"]}
+        note = (f"build --dagster --jobs 2: {p['dagster_speedup_2_over_1']}x over one run in "
+                "flight (reported, not part of the goal's threshold)")
+    return _goal("6", goal, measured, p["speedup_2_over_1"] >= G6_SPEEDUP, p["workload"], note)
 
 
 def _g7(doc: dict) -> list[dict]:

@@ -65,6 +65,10 @@ def figures(doc: dict) -> str:
     if p and p.get("supported"):
         rows.append(f"| parallel build, jobs=1 vs jobs=2 | {p['workload']} | {p['jobs_1_s']:.1f} s "
                     f"vs {p['jobs_2_s']:.1f} s: {p['speedup_2_over_1']:.2f}x |")
+        if "dagster_speedup_2_over_1" in p:
+            rows.append(f"| build --dagster, 1 vs 2 runs in flight | same, {p['dagster_runs']} runs "
+                        f"| {p['dagster_jobs_1_s']:.1f} s vs {p['dagster_jobs_2_s']:.1f} s: "
+                        f"{p['dagster_speedup_2_over_1']:.2f}x |")
     elif p:
         rows.append(f"| parallel build | {p['workload']} | not supported: {p['note']} |")
     d = doc.get("daemon_backfill")
