@@ -47,11 +47,12 @@ def build_cron_want_schedule(graph, spec: CronWant, jobs_by_name: dict, default_
     import dagster as dg
 
     from databuild_assets.core.wants import create_want
+    from databuild_assets.dagster.run_contract import job_name
 
     sample = cron_refs(spec, dt.datetime.now(dt.UTC))
     for r in sample:
         graph.registry.parse(r)  # a bad template fails when definitions load, not at 06:00
-    job = jobs_by_name[f"{graph.registry.job_for(sample[0]).label}__job"]
+    job = jobs_by_name[job_name(graph.registry.job_for(sample[0]).label)]
 
     @dg.schedule(name=f"want_{spec.name}", cron_schedule=spec.cron, job=job,
                  execution_timezone=spec.timezone,

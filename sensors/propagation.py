@@ -146,9 +146,9 @@ def build_propagation_sensor(graph, jobs: list, *, interval_seconds: int = 30,
     import dagster as dg
 
     from databuild_assets.core.wants import available_since, last_event_id, readers_of
-    from databuild_assets.dagster.assets import upstream_datasets
+    from databuild_assets.dagster.mappings import upstream_datasets
 
-    from .runs import in_flight_refs, run_request
+    from .runs import in_flight_refs, run_requests
 
     lineage = {job.label: upstream_datasets(graph, job) for job in graph.jobs}
 
@@ -183,12 +183,7 @@ def build_propagation_sensor(graph, jobs: list, *, interval_seconds: int = 30,
                     cands.setdefault(graph.registry.job_for(r).label, set()).add(r)
         batches, skipped = decide_propagation(graph.registry, refs, cands, graph.status,
                                               in_flight)
-        requests, dynamic = [], []
-        for b in batches:
-            req, add = run_request(graph, b, "propagate")
-            requests.append(req)
-            if add:
-                dynamic.append(add)
+        requests, dynamic = run_requests(graph, batches, "propagate")
         context.log.info(f"{len(refs)} partition(s) became live; {len(requests)} run(s) for "
                          f"{sum(len(b.refs) for b in batches)} dependent(s); "
                          f"{len(skipped)} not ready")

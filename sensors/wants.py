@@ -156,7 +156,7 @@ def build_wants_sensor(graph: Graph, jobs: list, notifier: Notifier | None = Non
                        name: str = "databuild_wants", default_status=None):
     import dagster as dg
 
-    from .runs import run_request
+    from .runs import run_requests
 
     @dg.sensor(name=name, jobs=jobs, minimum_interval_seconds=interval_seconds,
                default_status=default_status or dg.DefaultSensorStatus.RUNNING,
@@ -171,12 +171,7 @@ def build_wants_sensor(graph: Graph, jobs: list, notifier: Notifier | None = Non
                                        set(cursor.get("seen", ())), now, policy, rng)
         decision = evaluate(graph, context.instance, now)
         sent = deliver_pending(graph.catalog, notifier or notifier_from_settings())
-        requests, dynamic = [], []
-        for batch in decision.batches:
-            req, add = run_request(graph, batch, "wants")
-            requests.append(req)
-            if add:
-                dynamic.append(add)
+        requests, dynamic = run_requests(graph, decision.batches, "wants")
         new_cursor = json.dumps({"failures_after": max(since, newest), "seen": sorted(seen)})
         summary = (f"{len(requests)} run(s); {len(decision.satisfied)} satisfied, "
                    f"{len(decision.expired)} expired, {len(decision.breaches)} SLA breach(es), "

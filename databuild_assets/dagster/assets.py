@@ -10,48 +10,27 @@ from resources.pools import warehouse_pool  # the pool key; build --jobs N uses 
 
 from ..core import Graph, Job
 from ..core.errors import DefinitionError
-from .mappings import lineage
-from .partitions import dynamic_name, kind_of, partition_mapping, partitions_def
+from .mappings import lineage, upstream_datasets
+from .partitions import (
+    dynamic_name,
+    dynamic_partitions_name,
+    job_partitions_def,
+    kind_of,
+    partition_mapping,
+)
 from .reporting import CHECK_NAME, asset_key
+from .run_contract import BUILD_TAG, FORCE_TAG, asset_jobs
 from .steps import report, run_step, step_refs
 
-log = logging.getLogger("databuild.dagster")
-FORCE_TAG = "databuild/force"
-BUILD_TAG = "databuild/build_id"
+log = logging.getLogger(__name__)
+_partitions_for = job_partitions_def  # TODO(issue 13): remove once dagster/schedules.py imports
+#                                      partitions.job_partitions_def
 
 
 class PartitionSelection(dg.Config):
     """Exact refs for this run (set by `databuild build --dagster`); empty: the run's keys."""
 
     refs: list[str] = []
-
-
-def upstream_datasets(graph: Graph, job: Job) -> set[str]:
-    """Dataset-level lineage (MATERIALIZE and QUERY parents), for the propagation sensor."""
-    try:
-        lin = lineage(graph.registry, job)
-    except Exception as e:  # the definitions report it; sensors never break on it
-        log.warning("could not infer lineage of job %s: %s", job.label, e)
-        return set()
-    return {d.parent for deps in lin.deps.values() for d in deps} | {
-        q for qs in lin.queries.values() for q in qs}
-
-
-def _partitions_for(job: Job):
-    defs = {repr(kind_of(p)) + repr([(d.name, d.kind, getattr(d, "values", ()), getattr(
-        d, "start", "")) for d in p.dims]) for p in job.outputs}
-    if len(defs) > 1:
-        raise DefinitionError(f"job {job.label!r} writes datasets with different dimensions; "
-                              "Dagster needs one partitioning per multi-asset: split the job")
-    pdef = partitions_def(job.outputs[0])
-    if isinstance(pdef, dg.DynamicPartitionsDefinition) and len(job.outputs) > 1:
-        pdef = dg.DynamicPartitionsDefinition(name=job.label)
-    return pdef
-
-
-def dynamic_partitions_name(job: Job) -> str | None:
-    pdef = _partitions_for(job)
-    return pdef.name if isinstance(pdef, dg.DynamicPartitionsDefinition) else None
 
 
 def _deps(graph: Graph, job: Job, lin) -> dict[str, list[dg.AssetDep]]:
@@ -89,7 +68,7 @@ def _description(job: Job, lin, dataset: str) -> str | None:
 
 
 def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDefinition:
-    pdef = _partitions_for(job)
+    pdef = job_partitions_def(job)
     lin = lineage(graph.registry, job)
     deps = _deps(graph, job, lin)
     kinds = set(getattr(job, "kinds", None) or ["python"]) | {"parquet"}
@@ -142,9 +121,7 @@ def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "
     from .io_manager import DatabuildIOManager
 
     assets = [job_asset(graph, job) for job in graph.jobs]
-    jobs = [dg.define_asset_job(f"{job.label}__job", selection=dg.AssetSelection.assets(
-        *[asset_key(p.dataset) for p in job.outputs]), executor_def=dg.in_process_executor)
-        for job in graph.jobs]
+    jobs = asset_jobs(graph)  # <label>__job, the run contract's names
     resources = {"io_manager": DatabuildIOManager(catalog_url=catalog_url,
                                                   data_root=str(data_root or ""))}
     resources.update(extra_resources or {})
@@ -163,5 +140,5 @@ def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "
                           **kwargs)
 
 
-__all__ = ["build_definitions", "dynamic_name", "job_asset", "upstream_datasets",
-           "PartitionSelection", "FORCE_TAG", "BUILD_TAG"]
+__all__ = ["build_definitions", "dynamic_name", "dynamic_partitions_name", "job_asset",
+           "upstream_datasets", "PartitionSelection", "FORCE_TAG", "BUILD_TAG"]

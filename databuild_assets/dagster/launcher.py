@@ -18,27 +18,24 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from resources.pools import warehouse_pool
 
 from ..core import Graph
 from ..core.planner import JobGraph
 from ..core.scheduler import run_dag
-from .assets import BUILD_TAG, FORCE_TAG, dynamic_partitions_name
-from .partitions import ref_to_key
-
-
-@dataclass
-class RunSpec:
-    job: str
-    refs: list[str]
-    keys: list[str | None]
-    wave: int
+from .partitions import dynamic_partitions_name, ref_to_key
+from .run_contract import (
+    BUILD_TAG,
+    CATALOG_TAG,
+    FORCE_TAG,
+    REFS_TAG,
+    RunSpec,
+    job_name,
+    range_tags,
+    refs_tag,
+    run_config,
+)
 
 
 @dataclass
@@ -92,38 +89,6 @@ def plan_runs(graph: Graph, plan: JobGraph) -> list[RunSpec]:
     return specs
 
 
-def _range_tags(graph: Graph, spec: RunSpec, pdef) -> dict[str, str]:
-    """Partition tags covering the run's keys, in the definition's own key order (static
-    keys are not alphabetical; multi keys are a rectangle, bounded per dimension)."""
-    keys = sorted({k for k in spec.keys if k is not None})
-    if not keys or pdef is None:
-        return {}
-    if len(keys) == 1:
-        return {PARTITION_NAME_TAG: keys[0]}
-    if isinstance(pdef, dg.MultiPartitionsDefinition):
-        dims = pdef.partitions_defs  # ordered by dimension name, like the key parts
-        parts = [k.split("|") for k in keys]
-        lo, hi = [], []
-        for i, dim in enumerate(dims):
-            values = {p[i] for p in parts}
-            order = _order(dim.partitions_def)
-            ranked = sorted(values, key=(order.__getitem__ if order else None))
-            lo.append(ranked[0])
-            hi.append(ranked[-1])
-        return {ASSET_PARTITION_RANGE_START_TAG: "|".join(lo),
-                ASSET_PARTITION_RANGE_END_TAG: "|".join(hi)}
-    order = _order(pdef)
-    if order:
-        keys = sorted(keys, key=order.__getitem__)
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-
-
-def _order(pdef) -> dict[str, int] | None:
-    if isinstance(pdef, dg.StaticPartitionsDefinition):
-        return {k: i for i, k in enumerate(pdef.get_partition_keys())}
-    return None  # time windows: ISO dates sort correctly; dynamic: registered in sorted order
-
-
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
                        force: bool = False, on_event=None,
                        celery: dict | None = None, jobs: int = 1) -> DagsterBuildResult:
@@ -156,18 +121,18 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
         recon = dg.build_reconstructable_job(
             "databuild_assets.dagster.launcher", "reconstruct_job",
             reconstructable_args=(graph_spec, catalog_arg,
-                                  str(graph.data_root), f"{spec.job}__job",
+                                  str(graph.data_root), job_name(spec.job),
                                   *(("celery",) if celery else ())))
         job_def = recon.get_definition()
         pdef = job_def.partitions_def
-        tags = {BUILD_TAG: build_id, "databuild/refs": _refs_tag(spec.refs),
-                "databuild/catalog": catalog_arg,
+        tags = {BUILD_TAG: build_id, REFS_TAG: refs_tag(spec.refs),
+                CATALOG_TAG: catalog_arg,
                 FORCE_TAG: str(force and bool(set(spec.refs) & set(refs))).lower(),
-                **_range_tags(graph, spec, pdef)}
+                **range_tags(spec, pdef)}
         if on_event:
             on_event("run_started", spec, None)
         with execute(recon, instance=instance, tags=tags, raise_on_error=False,
-                            run_config={"ops": {spec.job: {"config": {"refs": spec.refs}}},
+                            run_config={**run_config(spec.job, spec.refs),
                                         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                                         **({"execution": {"config": celery}} if celery else {})}) as res:
             status = "SUCCESS" if res.success else "FAILURE"
@@ -258,8 +223,3 @@ def _catalog_for_runs(graph: Graph) -> str:
     if password:
         os.environ[settings.CATALOG_PASSWORD_ENV] = password
     return public
-
-
-def _refs_tag(refs: list[str]) -> str:
-    text = ",".join(refs)
-    return text if len(text) <= 1000 else f"{','.join(refs[:20])},... ({len(refs)} refs)"

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import math
 from dataclasses import dataclass
 
 from ..core.config import DepType
 from ..core.errors import DefinitionError
 from ..core.refs import DateDim, PartitionPattern, StaticDim
+
+log = logging.getLogger(__name__)
 
 SAMPLE_DAYS = 366  # sample dates well after a dataset's first day: windows are not clipped
 
@@ -224,6 +227,17 @@ def lineage(registry, job) -> Lineage:
         deps[child.dataset] = out
         queries[child.dataset] = queried - {d.parent for d in out} - own
     return Lineage(deps, queries)
+
+
+def upstream_datasets(graph, job) -> set[str]:
+    """Dataset-level lineage (MATERIALIZE and QUERY parents), for the propagation sensor."""
+    try:
+        lin = lineage(graph.registry, job)
+    except Exception as e:  # noqa: BLE001 - the definitions report it; sensors never break on it
+        log.warning("could not infer lineage of job %s: %s", job.label, e)
+        return set()
+    return {d.parent for deps in lin.deps.values() for d in deps} | {
+        q for qs in lin.queries.values() for q in qs}
 
 
 def parents_of(dep: Dependency, child: PartitionPattern, parent: PartitionPattern,

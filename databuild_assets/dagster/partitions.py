@@ -17,6 +17,7 @@ import warnings
 
 import dagster as dg
 
+from ..core.errors import DefinitionError
 from ..core.refs import DateDim, Dim, PartitionPattern, StaticDim
 
 MAX_PRODUCT = 20_000
@@ -75,6 +76,25 @@ def partitions_def(pattern: PartitionPattern) -> dg.PartitionsDefinition | None:
             return dg.MultiPartitionsDefinition({d.name: _one([d]) for d in pattern.dims})
         return dg.MultiPartitionsDefinition({name: _one(ds) for name, ds in _groups(pattern)})
     return _one([pattern.dims[0]])
+
+
+def job_partitions_def(job) -> dg.PartitionsDefinition | None:
+    """The one PartitionsDefinition of a job's multi-asset (all its outputs share it)."""
+    defs = {repr(kind_of(p)) + repr([(d.name, d.kind, getattr(d, "values", ()), getattr(
+        d, "start", "")) for d in p.dims]) for p in job.outputs}
+    if len(defs) > 1:
+        raise DefinitionError(f"job {job.label!r} writes datasets with different dimensions; "
+                              "Dagster needs one partitioning per multi-asset: split the job")
+    pdef = partitions_def(job.outputs[0])
+    if isinstance(pdef, dg.DynamicPartitionsDefinition) and len(job.outputs) > 1:
+        pdef = dg.DynamicPartitionsDefinition(name=job.label)
+    return pdef
+
+
+def dynamic_partitions_name(job) -> str | None:
+    """The dynamic partitions a job's refs are registered in, None when not dynamic."""
+    pdef = job_partitions_def(job)
+    return pdef.name if isinstance(pdef, dg.DynamicPartitionsDefinition) else None
 
 
 def ref_to_key(pattern: PartitionPattern, ref: str) -> str | None:

@@ -7,13 +7,6 @@ from __future__ import annotations
 import uuid
 
 import dagster as dg
-from dagster._core.definitions.source_asset import SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    BACKFILL_ID_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from ..core import Graph
 from ..core.catalog import Event
@@ -22,11 +15,17 @@ from ..core.errors import DatabuildError, MissingInputError
 from .mappings import run_needs
 from .partitions import key_to_ref, ref_to_key
 from .reporting import CHECK_NAME, asset_key, materialization
+from .run_contract import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
+    NO_AUTO_EVENTS,
+    PARTITION_NAME_TAG,
+)
 
-# An output carrying this metadata key makes Dagster store no asset event for it (its own
-# switch for assets that report their events themselves). Each partition then gets its own
-# event with its own data version, instead of one per output for the whole range.
-NO_AUTO_EVENTS = SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
+# NO_AUTO_EVENTS on an output makes Dagster store no asset event for it (its own switch for
+# assets that report their events themselves). Each partition then gets its own event with
+# its own data version, instead of one per output for the whole range.
 
 
 def _run_keys(context, pdef) -> list[str]:

@@ -1,0 +1,184 @@
+"""The run contract: how a run of a databuild job is named, tagged and configured, and how
+its refs are read back from a run.
+
+Every launcher speaks it (``databuild build --dagster``, the wants and propagation sensors,
+cron wants, the UI's own launches read back by the sensors): the ``<label>__job`` asset job,
+the exact refs in run config, Dagster's partition tags covering them (so the UI shows the
+range), and databuild's own tags. One module so the launchers cannot drift apart, and the
+one place that imports Dagster internals (``dagster._core``): tag names Dagster does not
+export publicly, pinned here so a Dagster upgrade breaks one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.definitions.source_asset import SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    BACKFILL_ID_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from ..core.refs import DateDim, StaticDim, date_range
+from .partitions import dynamic_partitions_name, job_partitions_def, key_to_ref, ref_to_key
+from .reporting import asset_key
+
+JOB_SUFFIX = "__job"
+BUILD_TAG = "databuild/build_id"  # databuild build --dagster: the build the run belongs to
+FORCE_TAG = "databuild/force"  # "true": rebuild the run's refs even if live and fresh
+REFS_TAG = "databuild/refs"  # the refs, for people (run config holds the exact list)
+CATALOG_TAG = "databuild/catalog"  # the catalog URL (never its password)
+AUTOMATION_TAG = "databuild/automation"  # wants | propagate: launched by a sensor
+WANTS_TAG = "databuild/wants"  # want ids the run serves
+ATTEMPT_TAG = "databuild/attempt"  # automation: the attempt number of the run's refs
+CLASS_TAG = "databuild/failure_class"  # retriable | permanent (set when a run failed)
+# An output carrying this metadata key makes Dagster store no asset event for it (used by
+# steps.py: each partition then gets its own event with its own data version).
+NO_AUTO_EVENTS = SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
+
+__all__ = ["ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "ATTEMPT_TAG",
+           "AUTOMATION_TAG", "BACKFILL_ID_TAG", "BUILD_TAG", "CATALOG_TAG", "CLASS_TAG",
+           "FORCE_TAG", "JOB_SUFFIX", "NO_AUTO_EVENTS", "PARTITION_NAME_TAG", "REFS_TAG",
+           "RunSpec", "WANTS_TAG", "asset_jobs", "job_label", "job_name", "range_tags",
+           "refs_tag", "run_config", "run_refs", "run_request", "run_requests"]
+
+
+@dataclass
+class RunSpec:
+    """One run to launch: a job's refs and their partition keys (None: unpartitioned)."""
+
+    job: str
+    refs: list[str]
+    keys: list[str | None]
+    wave: int = 0
+
+
+def job_name(label: str) -> str:
+    """The asset job of a databuild job."""
+    return f"{label}{JOB_SUFFIX}"
+
+
+def job_label(name: str | None) -> str | None:
+    """The databuild job label of an asset job name, None for any other job."""
+    return name[: -len(JOB_SUFFIX)] if name and name.endswith(JOB_SUFFIX) else None
+
+
+def asset_jobs(graph) -> list:
+    """One ``<label>__job`` asset job per databuild job, selecting its output assets."""
+    return [dg.define_asset_job(job_name(job.label), selection=dg.AssetSelection.assets(
+        *[asset_key(p.dataset) for p in job.outputs]), executor_def=dg.in_process_executor)
+        for job in graph.jobs]
+
+
+def run_config(label: str, refs: Iterable[str]) -> dict:
+    """The exact refs a run builds, as the op's config."""
+    return {"ops": {label: {"config": {"refs": list(refs)}}}}
+
+
+def refs_tag(refs: list[str]) -> str:
+    text = ",".join(refs)
+    return text if len(text) <= 1000 else f"{','.join(refs[:20])},... ({len(refs)} refs)"
+
+
+def range_tags(spec: RunSpec, pdef) -> dict[str, str]:
+    """Partition tags covering the run's keys, in the definition's own key order (static
+    keys are not alphabetical; multi keys are a rectangle, bounded per dimension)."""
+    keys = sorted({k for k in spec.keys if k is not None})
+    if not keys or pdef is None:
+        return {}
+    if len(keys) == 1:
+        return {PARTITION_NAME_TAG: keys[0]}
+    if isinstance(pdef, dg.MultiPartitionsDefinition):
+        parts = [k.split("|") for k in keys]
+        lo, hi = [], []
+        for i, dim in enumerate(pdef.partitions_defs):  # ordered by name, like the key parts
+            order = _order(dim.partitions_def)
+            ranked = sorted({p[i] for p in parts}, key=(order.__getitem__ if order else None))
+            lo.append(ranked[0])
+            hi.append(ranked[-1])
+        return {ASSET_PARTITION_RANGE_START_TAG: "|".join(lo),
+                ASSET_PARTITION_RANGE_END_TAG: "|".join(hi)}
+    order = _order(pdef)
+    if order:
+        keys = sorted(keys, key=order.__getitem__)
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
+def _order(pdef) -> dict[str, int] | None:
+    if isinstance(pdef, dg.StaticPartitionsDefinition):
+        return {k: i for i, k in enumerate(pdef.get_partition_keys())}
+    return None  # time windows: ISO dates sort correctly; dynamic: registered in sorted order
+
+
+def run_request(graph, label: str, refs: Iterable[str], tags: dict[str, str] | None = None
+                ) -> tuple[dg.RunRequest, dg.AddDynamicPartitionsRequest | None]:
+    """A RunRequest for the ``<label>__job`` asset job over exact refs (run config), with the
+    partition range tags and the refs tag, plus the dynamic partitions it needs registered."""
+    refs = list(refs)
+    job = graph.registry.jobs[label]
+    keys = [ref_to_key(graph.registry.pattern(r), r) for r in refs]
+    all_tags = {REFS_TAG: refs_tag(refs), **(tags or {}),
+                **range_tags(RunSpec(label, refs, keys), job_partitions_def(job))}
+    dyn = dynamic_partitions_name(job)
+    add = (dg.AddDynamicPartitionsRequest(dyn, sorted({k for k in keys if k}))
+           if dyn and any(keys) else None)
+    return dg.RunRequest(job_name=job_name(label), tags=all_tags,
+                         run_config=run_config(label, refs)), add
+
+
+def run_requests(graph, runs: Iterable[tuple[str, Iterable[str], dict[str, str]]]
+                 ) -> tuple[list[dg.RunRequest], list[dg.AddDynamicPartitionsRequest]]:
+    """``run_request`` for each (label, refs, tags); the dynamic partition requests apart."""
+    requests, dynamic = [], []
+    for label, refs, tags in runs:
+        req, add = run_request(graph, label, refs, tags)
+        requests.append(req)
+        if add:
+            dynamic.append(add)
+    return requests, dynamic
+
+
+def run_refs(graph, run: dg.DagsterRun) -> list[str]:
+    """The refs a run of a databuild job builds: run config refs, else its partition tags
+    (runs launched from the UI), else []."""
+    label = job_label(run.job_name)
+    job = graph.registry.jobs.get(label) if label else None
+    if job is None:
+        return []
+    refs = (((run.run_config or {}).get("ops") or {}).get(label) or {}).get("config", {}).get("refs")
+    if refs:
+        return list(refs)
+    tags = run.tags
+    keys: list[str] = []
+    if tags.get(PARTITION_NAME_TAG):
+        keys = [tags[PARTITION_NAME_TAG]]
+    elif tags.get(ASSET_PARTITION_RANGE_START_TAG):
+        keys = _keys_between(job, tags[ASSET_PARTITION_RANGE_START_TAG],
+                             tags.get(ASSET_PARTITION_RANGE_END_TAG, ""))
+    out = []
+    for p in job.outputs:
+        for k in keys:
+            try:
+                out.append(key_to_ref(p, k))
+            except Exception:  # noqa: BLE001 - a key of another layout: not ours to judge
+                continue
+    return out
+
+
+def _keys_between(job, start: str, end: str) -> list[str]:
+    dims = job.outputs[0].dims
+    if len(dims) != 1:
+        return [start, end]
+    if isinstance(dims[0], DateDim):
+        try:
+            return date_range(start, end)
+        except Exception:  # noqa: BLE001 - a malformed tag: read its two ends only
+            return [start, end]
+    if isinstance(dims[0], StaticDim) and start in dims[0].values and end in dims[0].values:
+        vals = dims[0].values
+        return list(vals[vals.index(start): vals.index(end) + 1])
+    return [start, end]
