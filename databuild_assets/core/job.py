@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import pandas as pd
 
 from .config import JobConfig
 from .errors import JobOutputError
 from .refs import PartitionPattern
-
-if TYPE_CHECKING:
-    from .manifest import PartitionManifest
 
 log = logging.getLogger("databuild.job")
 
@@ -56,14 +52,6 @@ class Job:
         ``ref`` would be built from now. A change makes the partition and its dependents
         stale. None: not observable (the default)."""
         return None
-
-    def execute(self, refs: Iterable[str], *, catalog=None, data_root=None,
-                build_id: str | None = None) -> list[PartitionManifest]:
-        """configure + run + manifests, without planning upstream work."""
-        from .executor import execute_job
-
-        return execute_job(self, list(refs), catalog=catalog, data_root=data_root,
-                           build_id=build_id)
 
     def __repr__(self) -> str:
         return f"<Job {self.label} v{self.code_version}>"
