@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from databuild_assets.core import Catalog, JobOutputError, data_version_of
+from databuild_assets.core.executor import execute_job
 from tests.support.graphs import executions, land, make_graph
 
 DAY = "2024-01-14"
@@ -149,7 +150,8 @@ def test_a_job_writing_an_undeclared_ref_or_skipping_a_declared_one_fails_clearl
     assert {s.state for s in g.status(["p/d=1", "p/d=2", "p/d=99"]).values()} == {"failed", "missing"}
     assert not (tmp_path / "data" / "p" / "d=99").exists()
     with pytest.raises(JobOutputError, match="did not write"):
-        Rogue().execute(["p/d=3"], catalog=Catalog.open(catalog_url), data_root=tmp_path / "d2")
+        execute_job(Rogue(), ["p/d=3"], catalog=Catalog.open(catalog_url),
+                    data_root=tmp_path / "d2")
 
 
 def test_a_batched_config_records_per_partition_inputs_so_staleness_stays_per_partition(
