@@ -29,14 +29,6 @@ from .airbyte_model import (
 )
 
 
-def default_install_root() -> Path:
-    """Where embedded connectors are installed (each in its own venv) and PyAirbyte logs go:
-    the project's state folder, so installs are paid once per machine."""
-    from databuild_assets.settings import load
-
-    return load().airbyte_home
-
-
 def sync(conn: AirbyteConnection, target, *, timeout: float, log=None,
          cancel_event: threading.Event | None = None, env: Mapping[str, str] | None = None,
          install_root: Path | None = None) -> SyncOutcome:
@@ -53,8 +45,12 @@ def sync(conn: AirbyteConnection, target, *, timeout: float, log=None,
     if conn.mode == "embedded":
         from .airbyte_embedded import embedded_sync
 
+        if install_root is None:  # the caller's settings say where (settings.airbyte_home)
+            raise ConfigError(f"connection {conn.name!r}: embedded mode needs install_root, "
+                              "the folder connectors are installed in")
+
         out = embedded_sync(conn, target, timeout=timeout, log=log, cancel_event=cancel_event,
-                            env=env, install_root=install_root or default_install_root())
+                            env=env, install_root=install_root)
     else:
         from .airbyte_server import server_run
 
@@ -99,4 +95,4 @@ def build_workspace(conn: AirbyteConnection, env: Mapping[str, str] | None = Non
 
 
 __all__ = ["AirbyteConnection", "SyncOutcome", "STATUSES", "sync", "clear", "build_workspace",
-           "redact", "default_install_root"]
+           "redact"]

@@ -36,10 +36,16 @@ def _tick(context, pipeline: pl.Pipeline) -> dict:
     return tick_values(when, pipeline.cron, pipeline.timezone)
 
 
-def _home() -> Path:
+def _settings():
+    """The project's settings, read when a task runs (in the run worker).
+    TODO(issue 13): receive them from definitions.py through a DatabuildResource."""
     from databuild_assets import settings
 
-    return settings.load().home
+    return settings.load()
+
+
+def _home() -> Path:
+    return _settings().home
 
 
 def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task) -> dict:
@@ -54,7 +60,8 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
                                            pf.connections[task.params["connection"]])
         timeout = float(task.params.get("timeout", 3600))
         if task.slug == "airbyte-sync":
-            out = sync(conn, target, timeout=timeout, log=context.log)
+            out = sync(conn, target, timeout=timeout, log=context.log,
+                       install_root=_settings().airbyte_home)
         else:
             out = clear(conn, target, streams=task.params.get("streams"), log=context.log)
         return {"ok": out.status == "succeeded", "status": out.status, "message": out.message,
