@@ -2,7 +2,8 @@
 
 FAULTS_PAUSE names where the build stops (writes ``<root>/paused`` and sleeps, waiting to
 be killed): ``after_claim``, ``before_commit`` (data written, manifest not committed),
-``between_nodes``. FAULTS_ROUNDS=N runs N rounds: before round i it waits for
+``between_nodes``. FAULTS_JOBS=N runs up to N plan nodes at once (build --jobs N).
+FAULTS_ROUNDS=N runs N rounds: before round i it waits for
 ``<root>/go-i``, builds the refs with ``{d}`` replaced by the round's day, and appends its
 summary to ``<root>/results-<FAULTS_NAME>.jsonl``.
 """
@@ -59,8 +60,9 @@ def main(refs: list[str]) -> int:
     install(os.environ.get("FAULTS_PAUSE", ""))
     graph = graph_from_env().bind(os.environ["FAULTS_CATALOG"])
     rounds = int(os.environ.get("FAULTS_ROUNDS", "0"))
+    jobs = int(os.environ.get("FAULTS_JOBS", "1"))
     if not rounds:
-        result = graph.build(refs, origin="cli")
+        result = graph.build(refs, origin="cli", jobs=jobs)
         print(json.dumps({**result.summary(), "failed_refs": result.failed}))
         return 0 if result.ok else 1
     out = ROOT / f"results-{os.environ['FAULTS_NAME']}.jsonl"
@@ -69,7 +71,7 @@ def main(refs: list[str]) -> int:
             time.sleep(0.02)
         day = f"2024-03-{i + 1:02d}"
         try:
-            result = graph.build([r.format(d=day) for r in refs])
+            result = graph.build([r.format(d=day) for r in refs], jobs=jobs)
             line = {**result.summary(), "failed_refs": result.failed,
                     "blocked_refs": result.blocked, "round": i}
         except Exception as e:  # noqa: BLE001 - reported to the test, which fails on it
