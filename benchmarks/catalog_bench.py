@@ -18,8 +18,8 @@ BATCH = 1000
 
 def synthetic_manifests(graph, refs: list[str]) -> list[tuple[PartitionManifest, str]]:
     """Manifests as a full build of ``refs`` would record them (configs, inputs with the
-    versions they read), without running jobs: the catalog is what is measured. Each gets a one-byte data file,
-    so status checks real files, as it does for a user."""
+    versions they read), without running jobs: the catalog is what is measured. Each gets a
+    one-byte data file, so status checks real files, as it does for a user."""
     plan = graph.plan(refs)
     root = graph.data_root
     jobs = {j.label: j for j in graph.jobs}
@@ -35,7 +35,8 @@ def synthetic_manifests(graph, refs: list[str]) -> list[tuple[PartitionManifest,
             m = PartitionManifest(
                 ref=ref, job=node.job, config=config, config_hash=node.hash,
                 code_version=str(jobs[node.job].code_version),
-                dataset_version=graph.registry.patterns[graph.registry.dataset(ref)].version, data_version=uuid.uuid4().hex, inputs=inputs,
+                dataset_version=graph.registry.patterns[graph.registry.dataset(ref)].version,
+                data_version=uuid.uuid4().hex, inputs=inputs,
                 start_time=1.0, end_time=2.0, run_id="bench", build_id="bench", row_count=1,
                 path=f"{ref}/part-x.parquet", size=1)
             target = root / m.path
