@@ -35,8 +35,11 @@ chromium:
 ui: $(STAMP)
 	$(BIN)/databuild ui
 
+# ruff, the layer contracts (.importlinter, docs/architecture.md) and no import cycle at all
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python tools/import_graph.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

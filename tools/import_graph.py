@@ -6,6 +6,8 @@ them so `make lint` (and a unit test) can fail on any cycle, wherever the import
 
     python tools/import_graph.py            # prints cycles (strongly connected components)
     python tools/import_graph.py --edges    # also prints every edge, marking function-level ones
+
+The layer contracts themselves are import-linter's (``.importlinter``, ``lint-imports``).
 """
 
 from __future__ import annotations
@@ -111,6 +113,20 @@ def cycles(edges: dict[str, dict[str, bool]]) -> list[list[str]]:
         if v not in index:
             strong(v)
     return sorted(out)
+
+
+def private_dagster_imports(root: Path) -> dict[str, set[str]]:
+    """Own module -> the Dagster-internal modules (``dagster._...``) it imports, anywhere."""
+    out: dict[str, set[str]] = {}
+    for module, path in module_files(root).items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            for name in names:
+                if name.startswith("dagster._"):
+                    out.setdefault(module, set()).add(name)
+    return out
 
 
 def main(argv: list[str]) -> int:
