@@ -25,11 +25,55 @@ def tier_of(path: Path) -> str | None:
     return top if top in TIERS else None
 
 
+# `make test` hands whole files to 3 workers (--dist loadfile); by default pytest-xdist hands
+# out files with the most tests first, which leaves the long single-test files (a daemon, a
+# UI, a process per job) for the end, where one of them becomes the tail of the run. These
+# files take minutes each (estimated from what they start; longest first) and go first; the
+# rest follow in collection order. Order only: every test still runs, with the same fixtures.
+SLOW_FIRST = (
+    "e2e/test_dagster_ui.py",
+    "integration/test_dagster_backfill.py",
+    "integration/test_code_location_contract.py",
+    "integration/test_code_location_contract_other_jobs.py",
+    "integration/test_automation_daemon.py",
+    "integration/test_scale_out.py",
+    "integration/test_dagster_schedules.py",
+    "e2e/test_demo.py",
+    "integration/test_outside_dbt_project.py",
+    "integration/test_pipelines_run.py",
+    "integration/test_celery.py",
+    "integration/test_run_retries.py",
+    "integration/test_locks.py",
+    "integration/test_airbyte_embedded.py",
+    "integration/test_benchmarks_smoke.py",
+    "integration/test_sensor_ticks.py",
+)
+
+
+def _rank(path: Path) -> int:
+    try:
+        return SLOW_FIRST.index(Path(path).resolve().relative_to(TESTS).as_posix())
+    except ValueError:
+        return len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         tier = tier_of(item.path)
         if tier:
             item.add_marker(getattr(pytest.mark, tier))
+    items.sort(key=lambda item: _rank(item.path))  # stable: each file's tests keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile in collection order (slowest files first), not by number of tests."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)
 
 
 PG_ADMIN_URL = os.environ.get("DATABUILD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
