@@ -204,6 +204,12 @@ class PartitionPattern:
         return True
 
     def parse(self, ref: str) -> dict[str, str]:
+        if ref.__class__ is str and len(ref) <= MAX_REF_LENGTH:
+            # a ref of accepted values (no control characters, no '/') needs no re-checks
+            m = self._regex.fullmatch(ref)
+            if m is not None and all(v in ok for v, ok in zip(m.groups(), self._valid_seq,
+                                                                strict=True)):
+                return m.groupdict()
         check_ref(ref)
         m = self._regex.fullmatch(ref)
         if not m:

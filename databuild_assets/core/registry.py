@@ -88,8 +88,13 @@ class Registry:
         for ref in refs:
             pat = patterns.get(prefix(ref)) if ref.__class__ is str else None
             m = pat._regex.fullmatch(ref) if pat is not None else None
-            if m is None or not all(v in ok for v, ok in zip(m.groups(), pat._valid_seq, strict=True)):
+            if m is None:
                 self.parse(ref)
+                continue
+            for v, ok in zip(m.groups(), pat._valid_seq):  # noqa: B905 - one per group
+                if v not in ok:
+                    self.parse(ref)
+                    break
 
     def job_for(self, ref: str):
         self.parse(ref)
