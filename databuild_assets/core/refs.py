@@ -204,12 +204,10 @@ class PartitionPattern:
         return True
 
     def parse(self, ref: str) -> dict[str, str]:
-        if ref.__class__ is str and len(ref) <= MAX_REF_LENGTH:
-            # a ref of accepted values (no control characters, no '/') needs no re-checks
-            m = self._regex.fullmatch(ref)
-            if m is not None and all(v in ok for v, ok in zip(m.groups(), self._valid_seq,
-                                                                strict=True)):
-                return m.groupdict()
+        m = self._regex.fullmatch(ref) if ref.__class__ is str and len(ref) <= MAX_REF_LENGTH \
+            else None  # a ref of values accepted before (so no control chars) needs no checks
+        if m is not None and all(v in ok for v, ok in zip(m.groups(), self._valid_seq, strict=True)):
+            return m.groupdict()
         check_ref(ref)
         m = self._regex.fullmatch(ref)
         if not m:
@@ -263,10 +261,6 @@ def dataset_of(ref: str, datasets: Iterable[str]) -> str | None:
         if (ref == ds or ref.startswith(ds + "/")) and (best is None or len(ds) > len(best)):
             best = ds
     return best
-
-
-def major_of(version: str | None) -> int | None:
-    return versions.major_of(version)
 
 
 def date_range(start: str, end: str) -> list[str]:
