@@ -25,6 +25,7 @@ from ..core import Graph
 from ..core.planner import JobGraph
 from ..core.scheduler import run_dag
 from .partitions import dynamic_partitions_name, ref_to_key
+from .run_child import run_in_fresh_interpreter
 from .run_contract import (
     BUILD_TAG,
     CATALOG_TAG,
@@ -187,7 +188,8 @@ def _serialized(fn):
 def _runner(jobs: int, cancel: threading.Event):
     """How a run executes: in this process (one in flight), or each in a forked child of
     its own (several in flight: Dagster redirects stdout/stderr per run process-wide, so
-    runs side by side need processes; the child is killed with the build, procs.py)."""
+    runs side by side need processes; the child is killed with the build, procs.py, and
+    execs a fresh interpreter for the run, run_child.py)."""
     return dg.execute_job if jobs <= 1 else functools.partial(_in_child, cancel=cancel)
 
 
@@ -197,10 +199,8 @@ def _in_child(recon, *, instance, cancel, **kwargs):
 
     home, got = instance.root_directory, {}
 
-    def work(conn):
-        with dg.execute_job(recon, instance=dg.DagsterInstance.from_config(home),
-                            **kwargs) as res:
-            conn.send(("send", (res.run_id, res.success)))
+    def work(conn):  # a fresh interpreter, not this fork, opens the instance (run_child.py)
+        conn.send(("send", run_in_fresh_interpreter(recon, home, kwargs)))
 
     try:
         run_isolated(work, lambda p: got.update(run=p), None, cancel)
