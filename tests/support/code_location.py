@@ -12,6 +12,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+import dagster as dg
 import yaml
 
 from tests.support.pipelines import seed_duckdb, write_file
@@ -32,6 +33,10 @@ def location_env(root: Path) -> tuple[dict, Path]:
     home = root / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
+    # create the instance's SQLite storages once, before jobs launch side by side: two
+    # `dagster` processes initialising a fresh home at once stamp its alembic version twice
+    # ("more than one head present", seen in CI)
+    dg.DagsterInstance.from_config(str(home)).dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABUILD_", "DAGSTER_"))}
     env.update(DATABUILD_HOME=str(root / "state"), DAGSTER_HOME=str(home), PYTHONPATH=str(REPO),
                DATABUILD_GRAPH=GRAPH, DATABUILD_PIPELINES_FILE=str(pipelines))
