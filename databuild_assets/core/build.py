@@ -64,14 +64,24 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
     catalog, started = graph.catalog, time.time()
     # a rejected request writes nothing: refs, lookup and planning are checked first
     plan = graph.plan(refs, force=force, own_build=build_id, upstream=upstream)
-    catalog.start_build(build_id, refs, origin=origin)
+    result = BuildResult(build_id, plan)
+    events = ([Event(build_id, "requested", r) for r in sorted(set(refs))]
+              + _plan_events(build_id, plan))
+    if not plan.nodes and not plan.delegated:  # a null build: one transaction, no heartbeat
+        catalog.start_build(build_id, refs, origin=origin, events=events, status="succeeded")
+        try:
+            if on_event:
+                on_event("planned", None, plan)
+        except BaseException:
+            catalog.finish_build(build_id, "failed")
+            raise
+        result.seconds = time.time() - started
+        return result
+    catalog.start_build(build_id, refs, origin=origin, events=events)
     beat = Heartbeat(catalog, build_id)
     beat.start()
     status = "failed"
     try:
-        catalog.log([Event(build_id, "requested", r) for r in sorted(set(refs))])
-        result = BuildResult(build_id, plan)
-        _log_plan(catalog, build_id, plan)
         if on_event:
             on_event("planned", None, plan)
         stop = threading.Event()  # set on an interrupt: running jobs stop, waits end
@@ -91,13 +101,17 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
 
 
 def _log_plan(catalog, build_id, plan, detail=None):
-    extra = detail or {}
-    catalog.log(
+    catalog.log(_plan_events(build_id, plan, detail))
+
+
+def _plan_events(build_id, plan, detail=None) -> list[Event]:
+    """What the plan decided, as events: planned, then skipped, delegated, scheduled refs."""
+    extra, fresh = detail or {}, {"reason": "live and fresh"}  # one dict: dumped once
+    return (
         [Event(build_id, "planned", detail={"nodes": len(plan.nodes),
                                             "skipped": len(plan.skipped),
                                             "delegated": len(plan.delegated), **extra})]
-        + [Event(build_id, "skipped", r, detail={"reason": "live and fresh"})
-           for r in sorted(plan.skipped)]
+        + [Event(build_id, "skipped", r, detail=fresh) for r in sorted(plan.skipped)]
         + [Event(build_id, "delegated", r, detail={"build": b})
            for r, b in sorted(plan.delegated.items())]
         + [Event(build_id, "scheduled", r, n.job, extra)

@@ -196,13 +196,18 @@ class Catalog:
 
     # -- builds ---------------------------------------------------------------------------
     @resilient
-    def start_build(self, build_id: str, requested: list[str], origin: str = "api") -> None:
+    def start_build(self, build_id: str, requested: list[str], origin: str = "api",
+                    events: Iterable[Event] = (), status: str = "running") -> None:
+        """Record the build and log ``events`` (its request and plan) in one transaction; a
+        ``status`` other than running records a build that is already over (a null build:
+        nothing to run), so it costs one commit."""
         now = time.time()
         with self.tx() as conn:
             conn.execute(sa.insert(s.builds).values(
                 build_id=build_id, started_at=now, heartbeat_at=now, host=HOST,
-                pid=os.getpid(), status="running", requested=json.dumps(requested[:1000]),
-                origin=origin))
+                pid=os.getpid(), status=status, requested=json.dumps(requested[:1000]),
+                origin=origin, finished_at=None if status == "running" else now))
+            self._log(conn, list(events))
 
     @resilient
     def heartbeat(self, build_id: str) -> None:
@@ -575,9 +580,9 @@ class Catalog:
 
     # -- events ---------------------------------------------------------------------------
     def _log(self, conn: sa.Connection, events: Iterable[Event]) -> None:
-        now = time.time()
+        now, texts = time.time(), {}  # a detail dict shared by many events is dumped once
         rows = [(e.build_id, e.ts or now, e.kind, e.ref, e.job,
-                 json.dumps(e.detail, default=str) if e.detail else None) for e in events]
+                 _detail_text(e.detail, texts) if e.detail else None) for e in events]
         if not rows:
             return
         if self.dialect == "sqlite" and len(rows) > 1:  # sqlite3's executemany, in C
@@ -607,3 +612,12 @@ class Catalog:
             rows = conn.execute(q).all()
         return [Event(r.build_id, r.kind, r.ref, r.job, json.loads(r.detail) if r.detail else {},
                       r.ts) for r in reversed(rows)]
+
+
+def _detail_text(detail: dict, texts: dict[int, str]) -> str:
+    """json of an event's detail, memoized by identity within one ``_log`` call (a null
+    build logs one shared detail for each of its skipped refs)."""
+    text = texts.get(id(detail))
+    if text is None:
+        text = texts[id(detail)] = json.dumps(detail, default=str)
+    return text
