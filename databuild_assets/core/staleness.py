@@ -138,6 +138,7 @@ class Assessor:
         self._active: set[str] = set()
         self._datasets: dict[str, tuple] = {}  # dataset -> (pattern, job, code) or ()
         self._majors: dict[str | None, int | None] = {}
+        self._versions: dict[tuple, list[str]] = {}  # (dataset, its version, code) -> reasons
 
     def __call__(self, ref: str) -> Status:
         st = self.memo.get(ref)
@@ -206,7 +207,19 @@ class Assessor:
         return self._datasets[ds]
 
     def _own_reasons(self, ref: str, m: PartitionManifest) -> list[str]:
-        reasons = []
+        # what the dataset and code versions say depends on those alone: judged once each
+        key = (self.registry._longest_prefix(ref), m.dataset_version, m.code_version)
+        reasons = self._versions.get(key)
+        if reasons is None:
+            reasons = self._versions[key] = self._version_reasons(ref, m)
+        now = self.snap.observed.get(ref) if self.snap.observed else None
+        if now is not None and self.snap.recorded.get(m.manifest_id) != now:
+            was = (self.snap.recorded.get(m.manifest_id) or "-")[:8]
+            return [*reasons, f"source of {ref} changed (observed {was} -> {now[:8]})"]
+        return list(reasons) if reasons else reasons
+
+    def _version_reasons(self, ref: str, m: PartitionManifest) -> list[str]:
+        reasons: list[str] = []
         known = self._producer(ref)
         if not known:
             return reasons
@@ -221,20 +234,18 @@ class Assessor:
                 m.code_version, code):
             reasons.append(f"code version of job {job.label} changed "
                            f"{m.code_version} -> {job.code_version}")
-        now = self.snap.observed.get(ref)
-        if now is not None and self.snap.recorded.get(m.manifest_id) != now:
-            was = (self.snap.recorded.get(m.manifest_id) or "-")[:8]
-            reasons.append(f"source of {ref} changed (observed {was} -> {now[:8]})")
         return reasons
 
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
         memo, taints = self.memo, self.snap.taints
-        for ref, mid, dv in mat_of(m):
+        for ref, mid, dv in (m.mat if type(m) is ManifestFacts else mat_of(m)):
             if taints and mid in taints:
                 reasons.append(f"input {ref} was read at a tainted version: {taints[mid]}")
                 continue
             up = memo.get(ref) or self(ref)
+            if up.state == "live" and up.data_version == dv:  # the common case: fresh input
+                continue
             if up.state in ("missing", "failed"):
                 reasons.append(f"input {ref} is {up.state}")
             elif up.data_version != dv:
