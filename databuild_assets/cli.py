@@ -361,7 +361,7 @@ def main() -> None:
     except DatabuildError as e:
         err.print(f"[red]error:[/] {redact_text(str(e))}", soft_wrap=True, markup=True)
         sys.exit(2)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the last resort: one line instead of a traceback
         if debug:
             raise
         err.print(f"[red]error:[/] unexpected {type(e).__name__}: {redact_text(str(e))} "

@@ -14,7 +14,7 @@ from databuild_assets import settings
 from databuild_assets.dagster import build_definitions
 from databuild_assets.graph_loader import load_graph
 
-log = logging.getLogger("databuild.definitions")
+log = logging.getLogger(__name__)
 
 
 @dg.definitions

@@ -86,7 +86,7 @@ def _warn_if_shared(path: Path) -> None:
         import logging
 
         _WARNED.add(str(path))
-        logging.getLogger("databuild.settings").warning(
+        logging.getLogger(__name__).warning(
             "secrets file %s is readable by group or others (mode %o); run: chmod 600 %s",
             path, mode, path)
 

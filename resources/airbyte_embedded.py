@@ -260,14 +260,14 @@ def embedded_sync(conn: AirbyteConnection, target, *, timeout: float, log,
         ab = _import_airbyte(install_root, slog)
         try:
             source, home = _source(ab, conn, config, install_root, slog)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - pip and the connector raise anything: a failed sync
             return _outcome(conn, "sync", "failed", f"could not install or start connector "
                             f"{conn.source} from {conn.pip_url!r}: {_short(e)}", slog)
         _private_logs(source, redactor)
         cache = _cache(ab, conn, target, password, install_root)
         return _read(conn, source, cache, home, where, timeout=timeout, log=slog,
                      cancel_event=cancel_event)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - PyAirbyte's errors have no common base: a failed sync
         return _outcome(conn, "sync", "failed", f"embedded sync {where} failed: {_short(e)}", slog)
     finally:
         if cache is not None:
@@ -353,7 +353,7 @@ def embedded_clear(conn: AirbyteConnection, target, *, streams: list[str] | None
         if target.type == "postgres":
             redactor.add(target.password(dict(env) if env is not None else None))
         url = target.sqlalchemy_url(dict(env) if env is not None else None)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - a target's secret or URL: reported as a failed clear
         return _outcome(conn, "clear", "failed", str(e), slog)
     schema = conn.schema
     q = '"{}"'.format
@@ -384,7 +384,7 @@ def embedded_clear(conn: AirbyteConnection, target, *, streams: list[str] | None
                                       "WHERE stream_name = :n"), {"n": s})
             if not streams and "_airbyte_state" in present:
                 c.execute(sa.text(f"DELETE FROM {q(schema)}._airbyte_state"))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - any driver error: reported as a failed clear
         return _outcome(conn, "clear", "failed", f"clearing schema {schema} of target "
                         f"{target.name} failed: {_short(e)}", slog)
     finally:

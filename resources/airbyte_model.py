@@ -16,7 +16,7 @@ from typing import Any
 from .airbyte_config import parse_connection
 
 STATUSES = ("succeeded", "failed", "cancelled", "timed_out", "already_running")
-_log = logging.getLogger("databuild.airbyte")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,7 @@ def _valid_timezone(tz: str) -> bool:
     try:
         zoneinfo.ZoneInfo(tz)
         return True
-    except Exception:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # unknown, malformed, a folder
         return False
 
 

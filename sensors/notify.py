@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-log = logging.getLogger("databuild.notify")
+log = logging.getLogger(__name__)
 
 _URL_CREDS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@", re.I)
 _KEY_VALUE = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|"

@@ -27,7 +27,7 @@ from databuild_assets.core.staleness import Status
 
 from .decisions import Batch, contiguous_batches
 
-log = logging.getLogger("databuild.sensors.propagation")
+log = logging.getLogger(__name__)
 DEFAULT_WINDOW_DAYS = 31
 OVERLAP_IDS = 200  # PostgreSQL may commit event ids out of order: re-read a few, skip seen
 MAX_PENDING = 10_000

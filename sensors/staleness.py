@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from databuild_assets.core.errors import RefError
+
 
 def status_changes(previous: dict[str, str], current: dict[str, tuple[str, tuple[str, ...]]]
                    ) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -52,5 +54,5 @@ def _known(graph, ref: str) -> bool:
     try:
         graph.registry.parse(ref)
         return True
-    except Exception:
+    except RefError:
         return False

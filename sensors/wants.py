@@ -33,7 +33,7 @@ from .decisions import WantsDecision, decide_wants
 from .failures import DEFAULT_POLICY, PERMANENT, RetryPolicy, decide_failures
 from .notify import Notifier, deliver_pending, notifier_from_settings, redact
 
-log = logging.getLogger("databuild.sensors.wants")
+log = logging.getLogger(__name__)
 FIRST_LOOKBACK_SECONDS = 3600.0
 OVERLAP_SECONDS = 5.0  # runs finishing at about the cursor time are read again, then skipped
 

@@ -92,7 +92,7 @@ class Catalog:
     def open(cls, url: str) -> Catalog:
         try:
             parsed = make_url(url)
-        except Exception:
+        except (sa.exc.ArgumentError, ValueError):  # no URL, or a bad port
             raise CatalogError(
                 f"catalog URL {url!r} is not valid; use sqlite:///path/catalog.db or "
                 "postgresql://user@host:5432/db"

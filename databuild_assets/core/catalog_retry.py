@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from .errors import CatalogError
 
-log = logging.getLogger("databuild.catalog")
+log = logging.getLogger(__name__)
 RETRIES = 5
 _LOST = ("terminating connection", "server closed the connection", "connection already closed",
          "could not receive data", "could not send data", "connection reset",

@@ -20,7 +20,7 @@ from .redact import redact_obj, redact_text
 from .registry import Registry
 from .storage import DataStore
 
-log = logging.getLogger("databuild.job")
+log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 3600.0  # seconds; DATABUILD_JOB_TIMEOUT, build --timeout, Job.timeout
 
 
@@ -108,7 +108,7 @@ def _child(job: Job, config: JobConfig, inputs: dict, store: DataStore, conn) ->
                      path_of=input_path, adopter=adopter)
     try:
         job.run(config, ctx)
-    except Exception as e:  # the job's own failure: recorded per unwritten output
+    except Exception as e:  # noqa: BLE001 - user code may raise anything: recorded per unwritten output
         msg = str(e) if isinstance(e, DatabuildError) else _describe(job, e)
         conn.send(("send", ("raised", msg)))
 

@@ -11,7 +11,7 @@ from .config import JobConfig
 from .errors import JobOutputError
 from .refs import PartitionPattern
 
-log = logging.getLogger("databuild.job")
+log = logging.getLogger(__name__)
 
 
 class Job:

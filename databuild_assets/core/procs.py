@@ -200,7 +200,7 @@ def run_isolated(work: Callable[[Connection], None], serve: Callable[[object], o
             code = 70
             try:
                 child_conn.send(("crash", traceback.format_exc(limit=5)))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the parent may be gone: nothing left to tell
                 pass
         finally:
             os._exit(code)

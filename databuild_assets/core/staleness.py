@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import versions
 from .catalog import Catalog, ManifestFacts, PartitionRow
 from .config import DepType
+from .errors import RefError
 from .manifest import PartitionManifest
 from .registry import Registry
 from .storage import DataStore
@@ -202,7 +203,7 @@ class Assessor:
                 job = self.registry.producer[pattern.dataset]
                 code = str(job.code_version) if job.invalidate_on_code_change else None
                 self._datasets[ds] = (pattern, job, code)
-            except Exception:
+            except RefError:  # a ref no job produces: judged missing elsewhere
                 self._datasets[ds] = ()
         return self._datasets[ds]
 
@@ -267,7 +268,7 @@ def observe_sources(registry: Registry, catalog: Catalog, snap: Snapshot) -> Non
     for ref, row in snap.rows.items():
         try:
             job = registry.producer[registry.dataset(ref)]
-        except Exception:
+        except RefError:  # not a ref of this graph: nothing to observe
             continue
         if type(job).observe is Job.observe or not row.manifest_id:
             continue

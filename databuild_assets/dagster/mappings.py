@@ -202,7 +202,7 @@ def lineage(registry, job) -> Lineage:
                 inputs = _inputs_of(job, ref)
             except DefinitionError:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - user code: any failure becomes a DefinitionError
                 raise DefinitionError(f"job {job.label!r}: configure([{ref!r}]) failed while "
                                       f"drawing its lineage for Dagster: {e}") from None
             cvals = child.parse(ref)
