@@ -48,7 +48,7 @@ def _figure(seconds: float, out: str) -> dict:
 
 
 def demo_timings() -> dict:
-    from databuild_assets.demo import DEMO_DAYS, DEMO_END
+    from databuild_assets.examples.podcast_reviews.demo import DEMO_DAYS, DEMO_END
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABUILD_", "DAGSTER_"))}
     base["COLUMNS"] = "200"

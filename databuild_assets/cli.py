@@ -1,41 +1,19 @@
-"""The ``databuild`` command line: plan, build, status, mermaid, taint, manifests, events."""
+"""The ``databuild`` command line: the group, ``plan``, ``build`` and ``ui``; the other
+commands come from the ``cli_*.py`` modules and from plugins (``cli_plugins.py``)."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from . import settings as settings_mod
-from .core import DatabuildError, Graph
+from .cli_context import Ctx, console, err, refs_of
+from .core import DatabuildError
 from .core.redact import redact_text
-from .graph_loader import load_graph
-from .refspec import MAX_REFS, expand_all
-
-_WIDTH = None if sys.stdout.isatty() else 160  # logs and CI get whole lines, not folds
-console = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=_WIDTH)
-
-
-class Ctx:
-    def __init__(self, graph_spec, catalog, data_root, max_refs=MAX_REFS):
-        self.max_refs = max_refs
-        self.conf = settings_mod.load()
-        self.graph_spec = graph_spec or self.conf.graph
-        # explicit options win; otherwise the graph's own binding, then the settings
-        self.catalog_url = catalog
-        self.data_root = data_root
-        self._graph = None
-
-    @property
-    def graph(self) -> Graph:
-        if self._graph is None:
-            self._graph = load_graph(self.graph_spec).bind(self.catalog_url, self.data_root)
-        return self._graph
+from .graph_loader import load_graph  # noqa: F401 - imported from here by tests and benchmarks
+from .refspec import MAX_REFS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,13 +29,6 @@ def cli(ctx, graph_spec, catalog, data_root, max_refs):
     ctx.obj = Ctx(graph_spec, catalog, data_root, max_refs)
 
 
-def _refs(specs, obj: Ctx | None = None) -> list[str]:
-    refs = expand_all(specs, obj.max_refs if obj else MAX_REFS)
-    if not refs:
-        raise click.UsageError("give at least one ref, e.g. orders/date=2024-01-01")
-    return refs
-
-
 @cli.command()
 @click.argument("refs", nargs=-1)
 @click.option("--force", is_flag=True, help="Rebuild the requested refs even if fresh.")
@@ -68,7 +39,7 @@ def _refs(specs, obj: Ctx | None = None) -> list[str]:
 @click.pass_obj
 def plan(obj: Ctx, refs, force, as_json, script):
     """Show what must run to build REFS, and what is skipped or delegated."""
-    g = obj.graph.plan(_refs(refs, obj), force=force)
+    g = obj.graph.plan(refs_of(refs, obj), force=force)
     if script:
         from .plan_script import write_script
 
@@ -130,7 +101,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
             raise click.UsageError(f"{celery_yaml} has no execution.config block (see "
                                    "deploy/celery/celery.yaml)")
     jobs = jobs or os.cpu_count() or 1
-    refs = _refs(refs, obj)
+    refs = refs_of(refs, obj)
     progress = BuildProgress(console, enabled=not as_json)
     if via_dagster:
         progress.partitions()
@@ -149,7 +120,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
                                      on_event=progress.on_event, jobs=jobs,
                                      pool_of=warehouse_pool)
     if not via_dagster and result.manifests:
-        _report_to_dagster(obj, result.manifests, required=False)
+        obj.report_to_dagster(result.manifests, required=False)
     summary = result.summary()
     if as_json:
         console.print_json(json.dumps({**summary, "failed_refs": result.failed,
@@ -157,157 +128,6 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
     else:
         progress.print_summary(result)
     if not result.ok:
-        sys.exit(1)
-
-
-def _report_to_dagster(obj: Ctx, manifests, required: bool) -> None:
-    """Mirror CLI-built partitions into the Dagster instance, when there is one."""
-    home = obj.conf.dagster_home
-    if not required and not (home / "dagster.yaml").exists():
-        return
-    from .dagster.sync import ensure_instance, report_manifests
-
-    report_manifests(obj.graph, manifests, ensure_instance(home))
-
-
-@cli.command()
-@click.argument("refs", nargs=-1)
-@click.option("--dataset", help="Every known partition of this dataset.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def status(obj: Ctx, refs, dataset, as_json):
-    """State of each partition (missing/building/live/stale/failed/tainted) and why."""
-    graph = obj.graph
-    wanted = _refs(refs, obj) if refs else graph.known_refs(dataset)
-    statuses = graph.status(wanted)
-    if as_json:
-        console.print_json(json.dumps([s.to_json() for s in statuses.values()]))
-        return
-    colors = {"live": "green", "stale": "yellow", "missing": "dim", "failed": "red",
-              "tainted": "magenta", "building": "cyan", "damaged": "red"}
-    table = Table(title=f"{len(statuses)} partition(s)")
-    for col in ("ref", "state", "data version", "reasons"):
-        table.add_column(col, overflow="fold")
-    for ref, s in statuses.items():
-        c = colors.get(s.state, "white")
-        table.add_row(ref, f"[{c}]{s.label}[/]", (s.data_version or "")[:12],
-                      "\n".join(s.reasons))
-    console.print(table)
-
-
-@cli.command()
-@click.argument("refs", nargs=-1)
-@click.option("--force", is_flag=True, help="Draw the plan of a forced rebuild.")
-@click.option("--plan", "as_plan", is_flag=True,
-              help="Draw the plan even when every ref is live (default: their provenance).")
-@click.option("--datasets", is_flag=True, help="Draw the dataset graph (which job makes what).")
-@click.pass_obj
-def mermaid(obj: Ctx, refs, force, as_plan, datasets):
-    """Mermaid flowchart: the provenance of live REFS (from their manifests), else the plan
-    that would build them; --datasets: the dataset graph."""
-    from .core.render import dataset_mermaid, provenance_mermaid
-
-    if datasets:
-        click.echo(dataset_mermaid(obj.graph.registry))
-        return
-    wanted = _refs(refs, obj)
-    if not (force or as_plan):
-        st = obj.graph.status(wanted)
-        if all(s.state == "live" for s in st.values()):
-            click.echo(provenance_mermaid(obj.graph.catalog, [st[r].manifest_id for r in wanted]))
-            return
-    click.echo(obj.graph.plan(wanted, force=force).mermaid())
-
-
-@cli.command()
-@click.argument("refs", nargs=-1)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def lookup(obj: Ctx, refs, as_json):
-    """Which job builds each of REFS, and with which config (outputs, inputs, args)."""
-    from .plan_script import lookup_configs
-
-    found = lookup_configs(obj.graph, _refs(refs, obj))
-    if as_json:
-        console.print_json(json.dumps(found))
-        return
-    for item in found:
-        console.print(f"[bold]{item['ref']}[/]  job [cyan]{item['job']}[/] "
-                      f"({item['kind']}, code {item['code_version']}, timeout "
-                      f"{item['timeout']:g} s)")
-        cfg = item["config"]
-        console.print(f"  outputs: {', '.join(cfg['outputs'])}")
-        for i in cfg["inputs"] or [{"dep_type": "-", "ref": "(none)"}]:
-            console.print(f"  input:   {i['ref']} [dim]({i['dep_type']})[/]")
-        if cfg["args"]:
-            console.print(f"  args:    {' '.join(cfg['args'])}")
-        if cfg["env"]:
-            console.print("  env:     " + " ".join(f"{k}={v}" for k, v in cfg["env"].items()))
-        console.print(f"  config hash: {item['hash']}")
-
-
-@cli.command()
-@click.argument("ref")
-@click.option("--reason", required=True, help="Why this partition's data is bad.")
-@click.pass_obj
-def taint(obj: Ctx, ref, reason):
-    """Mark a partition's current data as bad; it and its dependents will be rebuilt."""
-    st = obj.graph.taint(ref, reason)
-    console.print(f"{ref}: [magenta]{st.state}[/] ({'; '.join(st.reasons)})")
-
-
-@cli.command()
-@click.argument("ref", required=False)
-@click.option("--dataset")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def manifests(obj: Ctx, ref, dataset, limit, as_json):
-    """Manifests (provenance records), newest first."""
-    ms = obj.graph.catalog.manifest_history(ref=ref, dataset=dataset, limit=limit)
-    if as_json:
-        console.print_json(json.dumps([m.to_json() for m in ms], default=str))
-        return
-    table = Table(title=f"{len(ms)} manifest(s)")
-    for col in ("ref", "job", "data version", "rows", "inputs", "built", "manifest"):
-        table.add_column(col, overflow="fold")
-    for m in ms:
-        table.add_row(m.ref, f"{m.job}@{m.code_version}", m.data_version[:12],
-                      str(m.row_count), str(len(m.inputs)),
-                      time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.end_time)),
-                      m.manifest_id[:12])
-    console.print(table)
-
-
-@cli.command()
-@click.option("--build", "build_id", help="Only this build's events.")
-@click.option("--ref", help="Only this ref's events.")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def events(obj: Ctx, build_id, ref, limit, as_json):
-    """The build event log."""
-    evs = obj.graph.catalog.events(build_id=build_id, ref=ref, limit=limit)
-    if as_json:
-        console.print_json(json.dumps([e.__dict__ for e in evs], default=str))
-        return
-    for e in evs:
-        when = time.strftime("%H:%M:%S", time.localtime(e.ts))
-        detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
-        console.print(f"{when} {e.build_id} [bold]{e.kind:<10}[/] {e.ref or ''} "
-                      f"{e.job or ''} {detail}".rstrip())
-
-
-@cli.command()
-@click.pass_obj
-def demo(obj: Ctx):
-    """Build the example graph on embedded defaults (what `make demo` runs)."""
-    from .demo import run_demo
-
-    ok, manifests = run_demo(obj.graph, obj.conf, console)
-    if manifests:
-        _report_to_dagster(obj, manifests, required=True)
-    if not ok:
         sys.exit(1)
 
 
@@ -323,16 +143,18 @@ def ui(obj: Ctx, port, host):
 
 
 from .cli_dagster import register as _register_dagster  # noqa: E402
-from .cli_podcast import register as _register_podcast  # noqa: E402
+from .cli_inspect import register as _register_inspect  # noqa: E402
+from .cli_plugins import load_plugins  # noqa: E402
 from .cli_tasks import register as _register_tasks  # noqa: E402
 
+_register_inspect(cli, console)
 _register_tasks(cli, console)
 _register_dagster(cli, console)
-_register_podcast(cli, console)
 
 from .cli_automation import register as _register_automation  # noqa: E402
 
 _register_automation(cli)
+load_plugins(cli, console, err)  # the example's demo, sample-data and dlq commands, for one
 
 
 def _interrupted(signum, _frame):

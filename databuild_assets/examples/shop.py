@@ -6,6 +6,7 @@ It is the demo until the podcast-reviews platform lands, and a compact tour of t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import numpy as np
@@ -188,3 +189,13 @@ class TrailingRevenue(Job):
 JOBS = [IngestOrders(), FetchFx(), ValidateOrders(), RegionSales(), ChannelRevenue(),
         TrailingRevenue()]
 graph = Graph(JOBS, name="shop")
+
+
+def shop_refs(end: str = "2024-01-14", days: int = 14) -> list[str]:
+    """What the small shop example builds (used by the Dagster UI test and docs)."""
+    last = dt.date.fromisoformat(end)
+    dates = [(last - dt.timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
+    return ([f"fx_rates/date={d}" for d in dates] + [f"trailing_revenue/date={end}"]
+            + [f"region_sales/region={r}/channel={c}/date={end}" for r in REGIONS
+               for c in CHANNELS]
+            + [f"channel_revenue/channel={c}/date={end}" for c in CHANNELS])

@@ -42,7 +42,7 @@ def webserver(tmp_path):
                DAGSTER_HOME=str(tmp_path / "state" / "dagster"), PYTHONPATH=str(REPO),
                DATABUILD_GRAPH="databuild_assets.examples.shop:graph")
     from databuild_assets.dagster.sync import ensure_instance
-    from databuild_assets.demo import shop_refs
+    from databuild_assets.examples.shop import shop_refs
 
     ensure_instance(tmp_path / "state" / "dagster")  # CLI builds are mirrored into it
     demo = subprocess.run([str(BIN / "databuild"), "build", *shop_refs()], env=env,
@@ -135,7 +135,7 @@ def dagster_dev(tmp_path):
                DATABUILD_PIPELINES_FILE=str(tmp_path / "none.yaml"),
                PATH=os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                     if p and Path(p).resolve() != BIN.resolve()))
-    from databuild_assets.demo import shop_refs
+    from databuild_assets.examples.shop import shop_refs
 
     built = subprocess.run([str(BIN / "databuild"), "build", *shop_refs()], env=env,
                            capture_output=True, text=True, timeout=600)

@@ -2,38 +2,28 @@
 
 Generates 14 days of landing files (once), builds the report of the last day (planning
 pulls in everything upstream: Airbyte ingest, validation, dbt, Python jobs) and says what
-happened and where the time went. A second run is a null build."""
+happened and where the time went. A second run is a null build. The command is registered
+by this package's CLI plugin (``cli.py``)."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from databuild_assets.progress import BuildProgress
 
-from .core import Graph
-from .progress import BuildProgress
-from .settings import Settings
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from databuild_assets.core import Graph
+    from databuild_assets.settings import Settings
 
 DEMO_END = "2024-01-14"
 DEMO_DAYS = 14
 
 
-def shop_refs(end: str = DEMO_END, days: int = DEMO_DAYS) -> list[str]:
-    """What the small shop example builds (used by the Dagster UI test and docs)."""
-    import datetime as dt
-
-    from .examples.shop import CHANNELS, REGIONS
-
-    last = dt.date.fromisoformat(end)
-    dates = [(last - dt.timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
-    return ([f"fx_rates/date={d}" for d in dates] + [f"trailing_revenue/date={end}"]
-            + [f"region_sales/region={r}/channel={c}/date={end}" for r in REGIONS
-               for c in CHANNELS]
-            + [f"channel_revenue/channel={c}/date={end}" for c in CHANNELS])
-
-
 def ensure_sample_data(conf: Settings, console: Console) -> None:
-    from .examples.podcast_reviews.sample_data import generate
+    from .sample_data import generate
 
     landing = conf.home / "landing"
     if (landing / "podcasts.jsonl").exists():

@@ -1,4 +1,11 @@
-"""`databuild sample-data` and `databuild dlq list|replay` for the podcast-reviews platform."""
+"""The podcast-reviews commands: `databuild demo`, `databuild sample-data` and
+`databuild dlq list|replay`.
+
+A CLI plugin, not part of the product: pyproject.toml declares ``register`` in the
+``databuild.cli_plugins`` entry-point group and ``databuild_assets/cli_plugins.py`` calls it
+with the main group. Commands get the CLI's context object (``graph``, ``conf``,
+``report_to_dagster``) through ``click.pass_obj``; this module never imports the CLI itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,18 @@ from rich.table import Table
 
 
 def register(cli: click.Group, console) -> None:
+    @cli.command()
+    @click.pass_obj
+    def demo(obj):
+        """Build the example graph on embedded defaults (what `make demo` runs)."""
+        from .demo import run_demo
+
+        ok, manifests = run_demo(obj.graph, obj.conf, console)
+        if manifests:
+            obj.report_to_dagster(manifests, required=True)
+        if not ok:
+            sys.exit(1)
+
     @cli.command("sample-data")
     @click.option("--end", default="2024-01-14", show_default=True)
     @click.option("--days", default=14, show_default=True)
@@ -19,7 +38,7 @@ def register(cli: click.Group, console) -> None:
     @click.pass_obj
     def sample_data(obj, end, days, seed, out):
         """Write podcast catalog + daily review landing files (JSON lines), ~1% bad records."""
-        from .examples.podcast_reviews.sample_data import generate
+        from .sample_data import generate
 
         target = Path(out) if out else obj.conf.home / "landing"
         console.print_json(json.dumps(generate(target, end=end, days=days, seed=seed),
