@@ -7,6 +7,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 
 from .errors import ConfigError
 from .redact import redact_args, redact_env, runtime_secrets
@@ -17,36 +19,63 @@ class DepType(str, enum.Enum):
     QUERY = "query"  # read if live, never built for this job, absence is fine
 
 
-@dataclass(frozen=True, order=True)
-class DataDep:
-    dep_type: DepType
-    ref: str
+class DataDep(tuple):
+    """``(dep_type, ref)``: a tuple, so a plan's millions of inputs cost a small tuple each
+    (ordering, equality and hash are those of the pair, as the frozen dataclass had)."""
 
-    def __post_init__(self):
-        if not isinstance(self.ref, str):
-            raise ConfigError(f"an input ref must be a string, got {self.ref!r}")
-        if not isinstance(self.dep_type, DepType):
+    __slots__ = ()
+    dep_type: DepType = property(itemgetter(0))  # type: ignore[assignment]
+    ref: str = property(itemgetter(1))  # type: ignore[assignment]
+
+    def __new__(cls, dep_type: DepType | str, ref: str) -> DataDep:
+        if not isinstance(ref, str):
+            raise ConfigError(f"an input ref must be a string, got {ref!r}")
+        if not isinstance(dep_type, DepType):
             try:
-                object.__setattr__(self, "dep_type", DepType(str(self.dep_type).lower()))
+                dep_type = DepType(str(dep_type).lower())
             except ValueError:
                 raise ConfigError(
-                    f"unknown dep_type {self.dep_type!r} for input {self.ref!r}; "
+                    f"unknown dep_type {dep_type!r} for input {ref!r}; "
                     "use 'materialize' or 'query'"
                 ) from None
+        return tuple.__new__(cls, (dep_type, ref))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return f"DataDep(dep_type={self[0]!r}, ref={self[1]!r})"
 
     def to_json(self) -> dict:
-        return {"dep_type": self.dep_type.value, "ref": self.ref}
+        return {"dep_type": self[0].value, "ref": self[1]}
+
+
+def _deps(dep_type: DepType, refs: tuple) -> set[DataDep]:
+    """One DataDep per recent (type, ref), shared by the configs that read it (a trailing
+    window's day is read by 7 configs): immutable, so sharing is invisible but to memory."""
+    if not set(map(type, refs)) <= _STR:  # the checks of DataDep(), for the odd ref
+        return {DataDep(dep_type, r) for r in refs}
+    cache = _RECENT[dep_type]
+    if len(cache) > _RECENT_MAX:
+        cache.clear()
+    out = set()
+    for r in refs:
+        d = cache.get(r)
+        if d is None:
+            d = cache[r] = _new_tuple(DataDep, (dep_type, r))
+        out.add(d)
+    return out
 
 
 def materialize(*refs: str) -> set[DataDep]:
-    return {DataDep(DepType.MATERIALIZE, r) for r in refs}
+    return _deps(DepType.MATERIALIZE, refs)
 
 
 def query(*refs: str) -> set[DataDep]:
-    return {DataDep(DepType.QUERY, r) for r in refs}
+    return _deps(DepType.QUERY, refs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class JobConfig:
     """One unit of execution. Its canonical JSON hash identifies it across processes.
 
@@ -55,6 +84,9 @@ class JobConfig:
     secret-shaped values (URL passwords, PEM blocks, bearer tokens) in other env values and
     args. The config hash is taken over that stored form, so it covers the secret *names*,
     not their values: rotating a password does not make data stale.
+
+    Slots, one shared empty env and the hash computed once on first use: a million-ref
+    plan holds half a million configs.
     """
 
     outputs: frozenset[str]
@@ -63,6 +95,7 @@ class JobConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     job: str = ""
     secret_env: frozenset[str] = frozenset()
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     def __init__(
         self,
@@ -85,20 +118,29 @@ class JobConfig:
         except TypeError:
             raise ConfigError(f"job {job or '?'}: config outputs and inputs must be lists of "
                               "ref strings and DataDep values") from None
-        if not all(isinstance(o, str) for o in outs):
+        if not set(map(type, outs)) <= _STR and not all(isinstance(o, str) for o in outs):
             raise ConfigError(f"job {job or '?'}: config outputs must be ref strings, got "
                               f"{sorted(map(repr, outs))[:3]}")
         if not outs:
             raise ConfigError(f"job {job or '?'} returned a config with no outputs")
-        for d in ins:
-            if not isinstance(d, DataDep):
-                raise ConfigError(f"config inputs must be DataDep values, got {d!r}")
-        object.__setattr__(self, "outputs", outs)
-        object.__setattr__(self, "inputs", ins)
+        if not set(map(type, ins)) <= _DEP:
+            for d in ins:
+                if not isinstance(d, DataDep):
+                    raise ConfigError(f"config inputs must be DataDep values, got {d!r}")
+        _set = object.__setattr__
+        _set(self, "outputs", outs)
+        _set(self, "inputs", ins)
+        _set(self, "job", job)
+        _set(self, "_hash", None)
+        if not args and not env and not secret_env:  # the usual config: nothing else to check
+            _set(self, "args", ())
+            _set(self, "env", _NO_ENV)
+            _set(self, "secret_env", _NONE)
+            return
         args = tuple(args)
         if not all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
             raise ConfigError(f"job {job or '?'}: config args must be strings, got {args!r}")
-        object.__setattr__(self, "args", tuple(str(a) for a in args))
+        _set(self, "args", tuple(str(a) for a in args))
         env = env or {}
         if not isinstance(env, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
@@ -110,9 +152,18 @@ class JobConfig:
         if unknown:
             raise ConfigError(f"job {job or '?'}: secret_env names {unknown} that env does "
                               "not set; list only names present in env")
-        object.__setattr__(self, "env", dict(sorted(env.items())))
-        object.__setattr__(self, "job", job)
-        object.__setattr__(self, "secret_env", secret)
+        _set(self, "env", dict(sorted(env.items())) if env else _NO_ENV)
+        _set(self, "secret_env", secret)
+
+    def _relabel(self, label: str) -> JobConfig:
+        """``with_job(label)`` without validating the fields again (they were, when this
+        config was made): the planner labels every config a job returns without one."""
+        out = object.__new__(JobConfig)
+        for name in ("outputs", "inputs", "args", "env", "secret_env"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "job", label)
+        object.__setattr__(out, "_hash", None)
+        return out
 
     def with_job(self, label: str) -> JobConfig:
         return JobConfig(self.outputs, self.inputs, self.args, self.env, job=label,
@@ -176,14 +227,59 @@ class JobConfig:
         )
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        """``json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))``, byte for
+        byte (stored hashes depend on it), assembled without the intermediate dicts."""
+        args, env = self.args, self.env
+        if args or env:
+            stored = self.to_json()
+            args, env = stored["args"], stored["env"]
+        outs = self.outputs
+        parts = ['{"args":', _enc(list(args)) if args else "[]",
+                 ',"env":', _enc(env) if env else "{}", ',"inputs":[',
+                 ",".join([_DEP_JSON[t] + _q(r) + "}" for r, t in
+                           sorted(map(_REF_TYPE, self.inputs))]),
+                 '],"job":', _q(self.job), ',"outputs":',
+                 f"[{_q(next(iter(outs)))}]" if len(outs) == 1 else _enc(sorted(outs))]
+        if self.secret_env:
+            parts += (',"secret_env":', _enc(sorted(self.secret_env)))
+        parts.append("}")
+        return "".join(parts)
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+        h = self._hash
+        if h is None:
+            h = hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __hash__(self) -> int:
-        return hash(self.canonical_json())
+        return hash(self.hash)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JobConfig) and self.canonical_json() == other.canonical_json()
+        return self is other or (isinstance(other, JobConfig) and self.hash == other.hash
+                                 and self.canonical_json() == other.canonical_json())
+
+
+class _EmptyEnv(dict):
+    """The env of every config without one: shared, so it must not change."""
+
+    __slots__ = ()
+
+    def _frozen(self, *a, **k):
+        raise TypeError("a JobConfig's env cannot be changed")
+
+    __setitem__ = __delitem__ = __ior__ = update = setdefault = pop = popitem = clear = _frozen  # type: ignore
+
+
+_NO_ENV: Mapping[str, str] = _EmptyEnv()
+_NONE: frozenset = frozenset()
+_STR = {str}
+_DEP = {DataDep}
+_RECENT: dict[DepType, dict[str, DataDep]] = {t: {} for t in DepType}
+_RECENT_MAX = 1 << 16  # DataDeps remembered per type
+_new_tuple = tuple.__new__
+_q = encode_basestring_ascii
+_REF_TYPE = itemgetter(1, 0)
+_DEP_JSON = {t: f'{{"dep_type":"{t.value}","ref":' for t in DepType}
+_enc = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode

@@ -69,8 +69,10 @@ class Graph:
     def plan(self, refs: Iterable[str], force: bool = False, own_build: str | None = None,
              upstream: bool = True) -> JobGraph:
         refs = check_refs(refs)
-        return plan(self.registry, lambda rs: self.status(rs, own_build), refs, force=force,
-                    own_build=own_build, upstream=upstream)
+        # the planner hands status only refs it has checked: no second check_refs/check
+        return plan(self.registry, lambda rs: assess_all(self.registry, self.catalog, rs,
+                                                         own_build, self.store),
+                    refs, force=force, own_build=own_build, upstream=upstream)
 
     def known_refs(self, dataset: str | None = None) -> list[str]:
         return [r.ref for r in self.catalog.partitions_of(dataset)]

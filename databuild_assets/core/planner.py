@@ -68,7 +68,7 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
     nodes: dict[str, JobConfig] = {}
     assigned: dict[str, str] = {}
     decided: set[str] = set()
-    mats: dict[str, list[str]] = {}  # config hash -> its MATERIALIZE inputs
+    mats: dict[str, tuple[str, ...]] = {}  # config hash -> its MATERIALIZE inputs
     MAT = DepType.MATERIALIZE
 
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct reason list
@@ -108,7 +108,7 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
             for c in configs or []:
                 if not isinstance(c, JobConfig):
                     raise ConfigError(f"job {label!r} configure() returned {c!r}, not a JobConfig")
-                c = c if c.job else _with_job(c, label)
+                c = c if c.job else c._relabel(label)
                 for o in c.outputs:
                     owner = registry.producer_of(o) if o in decided else registry.job_for(o)
                     if owner is not job:
@@ -127,8 +127,9 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
                 for o in c.outputs:
                     assigned[o] = key
                 decided.update(c.outputs)
-                mats[key] = m = [d.ref for d in c.inputs if d.dep_type is MAT]
-                registry.check([i for i in m if i not in decided])  # decided: parsed already
+                mats[key] = m = tuple([d[1] for d in c.inputs if d[0] is MAT])  # (type, ref)
+                # decided or already a next input: checked already
+                registry.check([i for i in m if i not in decided and i not in next_inputs])
                 next_inputs.update(m)
             lost = sorted(set(job_refs) - covered)
             if lost:
@@ -154,15 +155,6 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
             raise CycleError([f"{nodes[k].job}({min(nodes[k].outputs)})" for k in cycle]) from None
     g.nodes = [nodes[k] for k in order]
     return g
-
-
-def _with_job(c: JobConfig, label: str) -> JobConfig:
-    """``c.with_job(label)`` without validating its fields again (they were, when ``c``
-    was made): a plan makes one config per partition or batch."""
-    out = object.__new__(JobConfig)
-    out.__dict__.update(c.__dict__)
-    out.__dict__["job"] = label
-    return out
 
 
 def _toposort(upstream: dict[str, tuple[str, ...]]) -> list[str] | None:

@@ -174,12 +174,12 @@ class PartitionPattern:
             pos = m.end()
         regex += re.escape(self.template[pos:])
         self._regex = re.compile("^" + regex + "$")
-        # literal pieces around the placeholders, for format(); and the values each dim has
-        # already accepted (dims are immutable, so a value valid once is valid always)
+        # format()'s template; the values each dim accepted (a value valid once stays valid)
         pieces = _PLACEHOLDER.split(self.template)[0::2]
         self._fmt = None if any("{" in p or "}" in p for p in pieces) else self.template
         self._valid: dict[str, set[str]] = {d.name: set() for d in self.dims}
-        self._valid_seq = tuple(self._valid[d.name] for d in self.dims)  # in regex group order
+        self._dim_valid = tuple((d, d.name, self._valid[d.name]) for d in self.dims)
+        self._valid_seq = tuple(ok for _d, _n, ok in self._dim_valid)  # regex group order
 
     def _check(self, dim: Dim, value: str) -> str:
         seen = self._valid[dim.name]
@@ -225,10 +225,10 @@ class PartitionPattern:
     def format(self, **values: str) -> str:
         if self._fmt is not None and len(values) == len(self.dims):
             try:
-                for d in self.dims:
-                    v = values[d.name]
-                    if v.__class__ is not str or v not in self._valid[d.name]:
-                        values[d.name] = self._check(d, str(v))
+                for d, name, ok in self._dim_valid:
+                    v = values[name]
+                    if v.__class__ is not str or v not in ok:
+                        values[name] = self._check(d, str(v))
                 # interned: a ref formatted by many configs (a trailing window's days) is
                 # one string in memory, not one per config (a third of a 1M-ref plan)
                 ref = self._fmt.format_map(values)
