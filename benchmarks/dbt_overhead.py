@@ -44,7 +44,7 @@ def _bare(project: Path, profiles: Path, target_dir: Path) -> float:
 
 def _task(pipelines_file: Path, instance) -> tuple[float, float]:
     from databuild_assets.cli_pipeline_run import quiet_run_config
-    from resources.dagster_pipelines import run_pipeline
+    from databuild_assets.pipeline_runs import run_pipeline
 
     started = time.perf_counter()
     with run_pipeline(str(pipelines_file), "bench", instance,

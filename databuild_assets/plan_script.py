@@ -31,7 +31,7 @@ def lookup_configs(graph, refs: list[str]) -> list[dict]:
                 found[r] = {"ref": r, "job": label,
                             "kind": "executable" if isinstance(job, ExecutableJob) else "python",
                             "code_version": str(job.code_version),
-                            "timeout": job_timeout(job),
+                            "timeout": job_timeout(job, graph.job_timeout),
                             "command": list(getattr(job, "command", []) or []),
                             "config": cfg.to_json(), "hash": cfg.hash}
     missing = [r for r in refs if r not in found]

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# A catalog password kept out of URLs that Dagster stores (build --dagster sets it for its runs)
-CATALOG_PASSWORD_ENV = "DATABUILD_CATALOG_PASSWORD"
+from .core.secrets import CATALOG_PASSWORD_ENV, env_secret
+
+__all__ = ["CATALOG_PASSWORD_ENV", "Settings", "load", "secret", "webhook_url"]
 
 
 @dataclass(frozen=True)
@@ -62,33 +63,9 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
 
 def secret(name: str, env: dict[str, str] | None = None) -> str | None:
     """A secret by name: the environment first, then DATABUILD_SECRETS_FILE (KEY=VALUE lines,
-    kept outside the repository). Never log the value."""
-    env = dict(os.environ if env is None else env)
-    if name in env:
-        return env[name]
-    path = env.get("DATABUILD_SECRETS_FILE")
-    if path and Path(path).is_file():
-        _warn_if_shared(Path(path))
-        for line in Path(path).read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key.strip() == name and not key.startswith("#"):
-                return value.strip()
-    return None
-
-
-_WARNED: set[str] = set()
-
-
-def _warn_if_shared(path: Path) -> None:
-    """Once per file: say so when group or others may read the secrets file."""
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077 and str(path) not in _WARNED:
-        import logging
-
-        _WARNED.add(str(path))
-        logging.getLogger(__name__).warning(
-            "secrets file %s is readable by group or others (mode %o); run: chmod 600 %s",
-            path, mode, path)
+    kept outside the repository). Never log the value. The entry points hand this lookup
+    down as the secret resolver (``core/secrets.py`` holds it, for code below them)."""
+    return env_secret(name, env)
 
 
 def webhook_url(env: dict[str, str] | None = None) -> str | None:

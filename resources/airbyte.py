@@ -8,7 +8,7 @@ cleared per run. Three modes:
 
 The client objects are built for each call and thrown away. Secrets are referenced by
 environment variable name (``client_secret_env: AIRBYTE_SECRET``, ``${PG_PASSWORD}`` inside an
-embedded connector's config), resolved at run time by ``settings.secret`` and never logged or
+embedded connector's config), resolved at run time by ``core.secrets.env_secret`` and never logged or
 returned: every message passes through :func:`redact`.
 """
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.secrets import env_secret
 
 MODES = ("embedded", "server", "cloud")
 WRITE_STRATEGIES = ("auto", "append", "merge", "replace")
@@ -251,17 +252,15 @@ class MissingSecret(Exception):
 
 
 def resolve_refs(value: Any, env: Mapping[str, str] | None = None) -> tuple[Any, list[str]]:
-    """Replace ``${NAME}`` references with secrets (settings.secret). Returns the resolved value
-    and the list of substituted values (for redaction); raises MissingSecret naming every
-    unset variable."""
-    from databuild_assets.settings import secret
-
+    """Replace ``${NAME}`` references with secrets (``core.secrets.env_secret`` over ``env``).
+    Returns the resolved value and the list of substituted values (for redaction); raises
+    MissingSecret naming every unset variable."""
     env_d = dict(env) if env is not None else None
     found: list[str] = []
     missing: list[str] = []
 
     def sub(m: re.Match) -> str:
-        v = secret(m.group(1), env_d)
+        v = env_secret(m.group(1), env_d)
         if v is None:
             missing.append(m.group(1))
             return ""
@@ -284,6 +283,4 @@ def resolve_refs(value: Any, env: Mapping[str, str] | None = None) -> tuple[Any,
 
 
 def secret_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    from databuild_assets.settings import secret
-
-    return secret(name, dict(env) if env is not None else None) if name else None
+    return env_secret(name, dict(env) if env is not None else None) if name else None

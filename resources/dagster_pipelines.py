@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from databuild_assets.dagster.resource import DatabuildResource
+
 from . import pipelines as pl
 from .dbt import DEFAULT_PROJECT, artifacts_root, run_dbt
 from .locks import interruptible_wait, lock_key
@@ -21,6 +23,7 @@ from .tasks import TASKS
 from .tick import TICK_TAG, render, tick_values
 
 PIPELINE_TAG = "databuild/pipeline"
+DATABUILD = "databuild"  # the resource key of the DatabuildResource the ops read
 STATUS_KEY = "status"  # step metadata: succeeded | warned | failed
 
 
@@ -36,20 +39,11 @@ def _tick(context, pipeline: pl.Pipeline) -> dict:
     return tick_values(when, pipeline.cron, pipeline.timezone)
 
 
-def _settings():
-    """The project's settings, read when a task runs (in the run worker).
-    TODO(issue 13): receive them from definitions.py through a DatabuildResource."""
-    from databuild_assets import settings
-
-    return settings.load()
-
-
-def _home() -> Path:
-    return _settings().home
-
-
 def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task) -> dict:
-    """Build the operation object for this run, use it, throw it away."""
+    """Build the operation object for this run, use it, throw it away. Paths and secrets come
+    from the run's DatabuildResource; no state folder there: ``.databuild`` by pipelines.yaml."""
+    db: DatabuildResource = getattr(context.resources, DATABUILD)
+    home = db.state_home(Path(pf.path).resolve().parent / ".databuild")
     target = pf.targets[pipeline.target]
     project = pf.dbt_project_dir or DEFAULT_PROJECT
     kind = TASKS[task.slug].kind
@@ -61,7 +55,7 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
         timeout = float(task.params.get("timeout", 3600))
         if task.slug == "airbyte-sync":
             out = sync(conn, target, timeout=timeout, log=context.log,
-                       install_root=_settings().airbyte_home)
+                       install_root=db.connectors_home(home))
         else:
             out = clear(conn, target, streams=task.params.get("streams"), log=context.log)
         return {"ok": out.status == "succeeded", "status": out.status, "message": out.message,
@@ -69,7 +63,7 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
     if kind == "git":
         from .git import sync_repo
 
-        out = sync_repo(task.slug, task.params, project, log=context.log)
+        out = sync_repo(task.slug, task.params, project, log=context.log, secret=db.secret)
         return {"ok": out.ok, "status": "succeeded" if out.ok else "failed",
                 "message": out.output[-2000:]}
     if kind == "shell":
@@ -87,8 +81,8 @@ def _run_task(context, pf: pl.PipelineFile, pipeline: pl.Pipeline, task: pl.Task
         params["vars"] = given
     elif params.get("vars"):
         params["vars"] = render(params["vars"], _tick(context, pipeline))
-    artifacts = artifacts_root(_home(), pipeline.name, context.run_id) / pl.sanitize(task.name)
-    cache = _home() / "dbt" / ".parse" / pl.sanitize(f"{project.name}-{pipeline.target}")
+    artifacts = artifacts_root(home, pipeline.name, context.run_id) / pl.sanitize(task.name)
+    cache = home / "dbt" / ".parse" / pl.sanitize(f"{project.name}-{pipeline.target}")
     outcome = run_dbt(TASKS[task.slug].command.removeprefix("dbt "), params, target,
                       project_dir=project, log=context.log, artifacts_dir=artifacts,
                       parse_cache=cache)
@@ -150,7 +144,7 @@ def _make_task_op(pf, pipeline, task, alone: bool = False):
 
     @dg.op(name=_op_name(pipeline, task) + ("__alone" if alone else ""), ins={"after": dg.In(dg.Nothing)},
            out=dg.Out(dg.Nothing), pool=pool, config_schema=config,
-           required_resource_keys={LOCK_WATCH} if pool else set(),
+           required_resource_keys={DATABUILD, LOCK_WATCH} if pool else {DATABUILD},
            tags={"databuild/task": task.slug, "databuild/lock": lock or "-"},
            description=TASKS[task.slug].help)
     def _op(context) -> None:
@@ -194,10 +188,12 @@ def _lock_ops(pf, pipeline):
     return take, give, on_failure
 
 
-def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition:
+def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline,
+                 databuild: DatabuildResource | None = None) -> dg.JobDefinition:
     """Ops chained by Nothing dependencies. Under continue_on_sync_failure the syncs run side
     by side (a failed one is a failed step, the others still run) and everything after them
-    waits for all of them; otherwise each task waits for the previous one."""
+    waits for all of them; otherwise each task waits for the previous one. ``databuild``:
+    the entry point's DatabuildResource (state folder, connectors, secrets)."""
     ops = [(t, _task_op(pf, pipeline, t)) for t in pipeline.tasks]
     locked = pipeline.lock == "pipeline"
     take, give, on_failure = _lock_ops(pf, pipeline) if locked else (None, None, None)
@@ -220,10 +216,11 @@ def pipeline_job(pf: pl.PipelineFile, pipeline: pl.Pipeline) -> dg.JobDefinition
         name=_graph.name, tags={PIPELINE_TAG: pipeline.name, "databuild/target": pipeline.target},
         description=pipeline.description or f"pipeline {pipeline.name} on {pipeline.target}",
         executor_def=dg.in_process_executor, hooks={on_failure} if locked else set(),
-        resource_defs={LOCK_WATCH: lock_watch})
+        resource_defs={LOCK_WATCH: lock_watch, DATABUILD: databuild or DatabuildResource()})
 
 
-def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
+def manual_jobs(pf: pl.PipelineFile,
+                databuild: DatabuildResource | None = None) -> list[dg.JobDefinition]:
     """Every task of every pipeline, runnable alone (git pull, dbt clean, docs, ...)."""
     jobs, seen = [], set()
     for p in pf.pipelines.values():
@@ -236,7 +233,8 @@ def manual_jobs(pf: pl.PipelineFile) -> list[dg.JobDefinition]:
             jobs.append(dg.GraphDefinition(name=name, node_defs=[op]).to_job(
                 tags={PIPELINE_TAG: p.name, "databuild/manual": "true"},
                 description=f"{t.slug} of pipeline {p.name}, alone",
-                executor_def=dg.in_process_executor, resource_defs={LOCK_WATCH: lock_watch}))
+                executor_def=dg.in_process_executor,
+                resource_defs={LOCK_WATCH: lock_watch, DATABUILD: databuild or DatabuildResource()}))
     return jobs
 
 
@@ -268,29 +266,32 @@ def schedules(pf: pl.PipelineFile, jobs: dict[str, dg.JobDefinition]) -> list:
     return [pipeline_schedule(p, jobs[p.name]) for p in pf.pipelines.values() if p.cron]
 
 
-def pipeline_definitions(pf: pl.PipelineFile, **dbt_kwargs) -> dg.Definitions:
+def pipeline_definitions(pf: pl.PipelineFile, databuild: DatabuildResource | None = None,
+                         **dbt_kwargs) -> dg.Definitions:
     from .dbt_assets import dbt_definitions
 
-    jobs = {p.name: pipeline_job(pf, p) for p in pf.pipelines.values()}
+    jobs = {p.name: pipeline_job(pf, p, databuild) for p in pf.pipelines.values()}
     return dg.Definitions(assets=dbt_definitions(pf, **dbt_kwargs),
-                          jobs=list(jobs.values()) + manual_jobs(pf),
+                          jobs=list(jobs.values()) + manual_jobs(pf, databuild),
                           schedules=schedules(pf, jobs))
 
 
-def reconstruct_pipeline_job(path: str, name: str) -> dg.JobDefinition:
+def reconstruct_pipeline_job(path: str, name: str, home: str = "", airbyte_home: str = ""):
     """Module-level so Dagster can rebuild the job from a pointer in another process."""
     pf = pl.load(path)
-    return pipeline_job(pf, pf.pipeline(name))
+    return pipeline_job(pf, pf.pipeline(name), DatabuildResource(home=home,
+                                                                 airbyte_home=airbyte_home))
 
 
-def run_pipeline(path: str, name: str, instance: dg.DagsterInstance, tags: dict | None = None,
-                 run_config: dict | None = None, tick: dt.datetime | None = None):
-    """Run one pipeline as a Dagster run in ``instance`` (so its task locks apply).
-    ``tick``: render tick variables as if scheduled then (default: now)."""
+def launch_pipeline(path: str, name: str, instance: dg.DagsterInstance,
+                    databuild: DatabuildResource, tags: dict | None = None,
+                    run_config: dict | None = None, tick: dt.datetime | None = None):
+    """``pipeline_runs.run_pipeline`` with its DatabuildResource given."""
     pipeline = pl.load(path).pipeline(name)  # validate first: clear errors before any run
-    recon = dg.build_reconstructable_job("resources.dagster_pipelines",
-                                         "reconstruct_pipeline_job",
-                                         reconstructable_args=(str(Path(path).resolve()), name))
+    recon = dg.build_reconstructable_job(
+        "resources.dagster_pipelines", "reconstruct_pipeline_job",
+        reconstructable_args=(str(Path(path).resolve()), name, databuild.home,
+                              databuild.airbyte_home))
     tick_config, tick_tags = tick_run_config(pipeline, tick or dt.datetime.now(dt.UTC))
     config = {**tick_config, **(run_config or {})}
     return dg.execute_job(recon, instance=instance, run_config=config,

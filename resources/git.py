@@ -10,7 +10,7 @@ from pathlib import Path
 
 from databuild_assets.core.errors import ConfigError
 from databuild_assets.core.redact import redact_text
-from databuild_assets.settings import secret
+from databuild_assets.core.secrets import SecretResolver, env_secret
 
 from .shell import ProcessOutcome, run
 
@@ -30,8 +30,10 @@ def _secrets(token: str | None) -> list[str]:
     return [token, base64.b64encode(f"x-access-token:{token}".encode()).decode()]
 
 
-def sync_repo(slug: str, params: dict, default_dest: Path, log=None) -> ProcessOutcome:
-    """git-clone, or git-pull (which clones when there is no checkout yet)."""
+def sync_repo(slug: str, params: dict, default_dest: Path, log=None,
+              secret: SecretResolver = env_secret) -> ProcessOutcome:
+    """git-clone, or git-pull (which clones when there is no checkout yet). ``secret``
+    resolves ``token_env`` (the caller's resolver; default: environment, then secrets file)."""
     repo = params["repo"]
     for key in ("repo", "dest", "branch"):
         value = params.get(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.secrets import env_secret
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,9 @@ class WarehouseTarget:
 
     def password(self, env: dict | None = None) -> str:
         """Resolved at run time only."""
-        from databuild_assets.settings import secret
-
         if not self.password_env:
             return ""
-        value = secret(self.password_env, env)
+        value = env_secret(self.password_env, env)
         if value is None:
             raise ConfigError(f"target {self.name!r}: secret {self.password_env!r} is not set "
                               "(export it or put it in DATABUILD_SECRETS_FILE)")

@@ -15,7 +15,14 @@ import time
 
 from .cron import CronWant, build_cron_want_schedule, cron_refs
 from .failures import RetryPolicy, backoff_seconds, classify
-from .notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, notifier_from_settings
+from .notify import (
+    LogNotifier,
+    MultiNotifier,
+    Notifier,
+    WebhookNotifier,
+    notifier_for,
+    notifier_from_settings,
+)
 from .staleness import build_staleness_sensor, status_changes
 
 
@@ -28,7 +35,8 @@ def build_automation(graph, notifier: Notifier | None = None, *, jobs: list | No
     one schedule per cron want (``cron_wants`` plus ``graph.cron_wants`` if set).
 
     ``jobs``: the ``<job>__job`` asset jobs of ``build_definitions`` (built here if None);
-    ``notifier``: None reads the settings (log, plus DATABUILD_WEBHOOK_URL when set)."""
+    ``notifier``: the entry point's (``notify.notifier_for`` the settings' webhook URL);
+    None: ``notify.notifier_from_settings`` (log, plus the secret DATABUILD_WEBHOOK_URL)."""
     from .propagation import DEFAULT_WINDOW_DAYS, build_propagation_sensor
     from .runs import asset_jobs
     from .wants import build_wants_sensor
@@ -49,5 +57,5 @@ def build_automation(graph, notifier: Notifier | None = None, *, jobs: list | No
 
 __all__ = ["CronWant", "LogNotifier", "MultiNotifier", "Notifier", "RetryPolicy",
            "WebhookNotifier", "backoff_seconds", "build_automation", "build_cron_want_schedule",
-           "build_staleness_sensor", "classify", "cron_refs", "notifier_from_settings",
-           "status_changes"]
+           "build_staleness_sensor", "classify", "cron_refs", "notifier_for",
+           "notifier_from_settings", "status_changes"]

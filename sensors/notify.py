@@ -15,6 +15,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from databuild_assets.core.secrets import env_secret
+
 log = logging.getLogger(__name__)
 
 _URL_CREDS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@", re.I)
@@ -97,12 +99,20 @@ class MultiNotifier(Notifier):
             raise RuntimeError("; ".join(errors))
 
 
-def notifier_from_settings(env: dict[str, str] | None = None) -> Notifier:
-    """Log always; plus the webhook at DATABUILD_WEBHOOK_URL when set."""
-    from databuild_assets import settings
+WEBHOOK_URL_SECRET = "DATABUILD_WEBHOOK_URL"  # a secret: webhook URLs often embed a token
 
-    url = settings.webhook_url(env)
-    return MultiNotifier(LogNotifier(), WebhookNotifier(url)) if url else LogNotifier()
+
+def notifier_for(webhook_url: str | None) -> Notifier:
+    """Log always; plus the webhook at ``webhook_url`` when there is one."""
+    if webhook_url:
+        return MultiNotifier(LogNotifier(), WebhookNotifier(webhook_url))
+    return LogNotifier()
+
+
+def notifier_from_settings(env: dict[str, str] | None = None) -> Notifier:
+    """The notifier when the entry point passes none (``definitions.py`` passes one built
+    from the settings): the webhook URL looked up like any secret (``core.secrets``)."""
+    return notifier_for(env_secret(WEBHOOK_URL_SECRET, env) or None)
 
 
 def deliver_pending(catalog, notifier: Notifier, max_attempts: int = 5) -> int:

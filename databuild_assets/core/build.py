@@ -86,7 +86,8 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
             on_event("planned", None, plan)
         stop = threading.Event()  # set on an interrupt: running jobs stop, waits end
         run = _Run(graph, build_id, Executor(graph.registry, catalog, graph.store, build_id,
-                                             run_id, logger, cancel=stop),
+                                             run_id, logger, cancel=stop,
+                                             default_timeout=graph.job_timeout),
                    result, set(refs) if force else set(), on_event, upstream, stop)
         run.pool_of = pool_of or run.pool_of
         run.nodes(plan, usable_jobs(catalog, jobs))

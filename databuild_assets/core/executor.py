@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .catalog import Catalog, Event
 from .config import JobConfig
-from .errors import DatabuildError, JobOutputError
+from .errors import DatabuildError, DefinitionError, JobOutputError
 from .inputs import ABSENT_KEY, Inputs
 from .job import Job, JobContext
 from .manifest import PartitionManifest
@@ -24,14 +24,13 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 3600.0  # seconds; DATABUILD_JOB_TIMEOUT, build --timeout, Job.timeout
 
 
-def job_timeout(job: Job) -> float:
-    """The job's own ``timeout`` if set, else the settings' default."""
+def job_timeout(job: Job, default: float | None = None) -> float:
+    """The job's own ``timeout`` if set, else ``default`` (the graph's, which the entry
+    points take from DATABUILD_JOB_TIMEOUT / build --timeout), else ``DEFAULT_TIMEOUT``."""
     own = getattr(job, "timeout", None)
     if own:
         return float(own)
-    from .. import settings
-
-    return float(getattr(settings.load(), "job_timeout", None) or DEFAULT_TIMEOUT)
+    return float(default or DEFAULT_TIMEOUT)
 
 
 class _ChildLog:
@@ -126,8 +125,10 @@ class Outcome:
 
 class Executor:
     def __init__(self, registry: Registry, catalog: Catalog, store: DataStore, build_id: str,
-                 run_id: str | None = None, logger=None, cancel=None):
+                 run_id: str | None = None, logger=None, cancel=None,
+                 default_timeout: float | None = None):
         self.registry = registry
+        self.default_timeout = default_timeout  # for jobs without their own timeout
         self.catalog = catalog
         self.store = store
         self.build_id = build_id
@@ -199,7 +200,7 @@ class Executor:
             return None
 
         raised: list[str] = []
-        timeout = job_timeout(job)
+        timeout = job_timeout(job, self.default_timeout)
         try:
             if getattr(job, "isolation", "process") == "inline":  # opt-out: no time limit
                 _child(job, config, inputs, self.store, _Inline(serve))
@@ -245,14 +246,17 @@ def _describe(job: Job, e: BaseException) -> str:
     return f"job {job.label!r} raised {type(e).__name__}: {e}{where}"
 
 
-def execute_job(job: Job, refs: list[str], *, catalog=None, data_root=None,
-                build_id: str | None = None) -> list[PartitionManifest]:
-    """Job.execute(): configure + run each config; raises if any output failed."""
-    from .. import settings
-
-    conf = settings.load()
-    catalog = catalog or Catalog.open(conf.catalog_url)
-    store = DataStore(data_root or conf.data_root)
+def execute_job(job: Job, refs: list[str], *, catalog: Catalog | str | None = None,
+                data_root=None, build_id: str | None = None,
+                timeout: float | None = None) -> list[PartitionManifest]:
+    """Job.execute(): configure + run each config; raises if any output failed. The caller
+    passes the catalog (or its URL) and the data root; ``timeout``: the default for a job
+    without its own."""
+    if not catalog or data_root is None:
+        raise DefinitionError(f"execute job {job.label!r}: pass catalog= and data_root= (or "
+                              "build through a Graph bound to them)")
+    catalog = catalog if isinstance(catalog, Catalog) else Catalog.open(catalog)
+    store = DataStore(data_root)
     registry = Registry([job])
     build_id = build_id or uuid.uuid4().hex[:12]
     for r in refs:
@@ -262,7 +266,7 @@ def execute_job(job: Job, refs: list[str], *, catalog=None, data_root=None,
     try:
         for config in job.configure(sorted(refs)):
             config = config if config.job else config.with_job(job.label)
-            ex = Executor(registry, catalog, store, build_id)
+            ex = Executor(registry, catalog, store, build_id, default_timeout=timeout)
             outcome = ex.run(job, config)
             manifests += outcome.manifests
             failed.update(outcome.failed)

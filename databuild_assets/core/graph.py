@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .catalog import Catalog
-from .errors import RefError
+from .errors import DefinitionError, RefError
 from .manifest import PartitionManifest
 from .planner import JobGraph, plan
 from .refs import check_refs
@@ -15,38 +15,56 @@ from .registry import Registry
 from .staleness import Status, assess_all
 from .storage import DataStore
 
+_UNBOUND = ("graph {name!r} has no {what}: pass it (Graph(..., catalog=..., data_root=...), "
+            "graph.bind(...)) or load the graph through an entry point (the databuild CLI, the "
+            "Dagster code location), which binds DATABUILD_CATALOG_URL / DATABUILD_DATA_ROOT")
+
 
 class Graph:
-    """Catalog and data root default to the settings; both open lazily, never at import."""
+    """Jobs bound to a catalog and a data root, both opened lazily (never at import).
+
+    A graph may bind its own (``Graph(jobs, catalog=..., data_root=...)``); the entry points
+    fill what it leaves unbound from the settings (:meth:`with_defaults`). ``job_timeout``:
+    seconds a job may run unless it sets its own timeout (None: ``DEFAULT_TIMEOUT``)."""
 
     def __init__(self, jobs: Iterable, catalog: Catalog | str | None = None,
-                 data_root: str | os.PathLike | None = None, name: str = "graph"):
+                 data_root: str | os.PathLike | None = None, name: str = "graph",
+                 job_timeout: float | None = None):
         self.jobs = list(jobs)
         self.registry = Registry(self.jobs)
         self.name = name
+        self.job_timeout = job_timeout
         self._catalog = catalog
         self._data_root = data_root
 
     # -- binding --------------------------------------------------------------------------
     def bind(self, catalog: Catalog | str | None = None,
-             data_root: str | os.PathLike | None = None) -> Graph:
-        """A copy of this graph on another catalog and/or data root."""
-        return Graph(self.jobs, catalog or self._catalog, data_root or self._data_root, self.name)
+             data_root: str | os.PathLike | None = None,
+             job_timeout: float | None = None) -> Graph:
+        """A copy of this graph on another catalog, data root and/or job timeout."""
+        return Graph(self.jobs, catalog or self._catalog, data_root or self._data_root,
+                     self.name, job_timeout or self.job_timeout)
+
+    def with_defaults(self, catalog: Catalog | str | None = None,
+                      data_root: str | os.PathLike | None = None,
+                      job_timeout: float | None = None) -> Graph:
+        """A copy where what this graph leaves unbound comes from the caller (an entry point
+        passing its settings); what it binds itself stays."""
+        return Graph(self.jobs, self._catalog or catalog, self._data_root or data_root,
+                     self.name, self.job_timeout or job_timeout)
 
     @property
     def catalog(self) -> Catalog:
         if not isinstance(self._catalog, Catalog):
-            from .. import settings
-
-            self._catalog = Catalog.open(self._catalog or settings.load().catalog_url)
+            if not self._catalog:
+                raise DefinitionError(_UNBOUND.format(what="catalog", name=self.name))
+            self._catalog = Catalog.open(self._catalog)
         return self._catalog
 
     @property
     def data_root(self) -> Path:
         if self._data_root is None:
-            from .. import settings
-
-            self._data_root = settings.load().data_root
+            raise DefinitionError(_UNBOUND.format(what="data root", name=self.name))
         return Path(self._data_root)
 
     @property

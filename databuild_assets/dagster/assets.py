@@ -97,8 +97,9 @@ def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDe
                     required_resource_keys={io_key}, op_tags={"databuild/job": job.label},
                     pool=warehouse_pool(job))
     def _asset(context: dg.AssetExecutionContext, config: PartitionSelection):
-        io = getattr(context.resources, io_key)
-        bound = graph.bind(io.resolved_catalog_url, io.resolved_data_root)
+        # the typed DatabuildResource the IO manager is configured with (catalog, data root,
+        # job timeout), so assets materialized with only an IO manager run the same
+        bound = getattr(context.resources, io_key).databuild.bind(graph)
         if config.refs:
             refs = list(config.refs)
         else:
@@ -117,13 +118,19 @@ def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDe
 
 
 def build_definitions(graph: Graph, *, catalog_url: str = "", data_root: str = "",
-                      extra_resources: dict | None = None, **kwargs) -> dg.Definitions:
+                      databuild=None, extra_resources: dict | None = None,
+                      **kwargs) -> dg.Definitions:
+    """``databuild``: the DatabuildResource the entry point built from its settings (else
+    one of ``catalog_url`` and ``data_root``); sensors use ``graph``'s own binding unless
+    ``catalog_url``/``data_root`` are given."""
     from .io_manager import DatabuildIOManager
+    from .resource import DatabuildResource
 
     assets = [job_asset(graph, job) for job in graph.jobs]
     jobs = asset_jobs(graph)  # <label>__job, the run contract's names
-    resources = {"io_manager": DatabuildIOManager(catalog_url=catalog_url,
-                                                  data_root=str(data_root or ""))}
+    databuild = databuild or DatabuildResource(catalog_url=catalog_url,
+                                               data_root=str(data_root or ""))
+    resources = {"io_manager": DatabuildIOManager(databuild=databuild)}
     resources.update(extra_resources or {})
     from sensors.staleness import build_staleness_sensor
 

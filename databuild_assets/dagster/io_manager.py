@@ -15,30 +15,28 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from .. import settings
 from ..core import Catalog, DataStore, PartitionManifest
 from ..core.catalog import Event
 from .reporting import materialization
+from .resource import DatabuildResource
 
 
 class DatabuildIOManager(dg.ConfigurableIOManager):
-    catalog_url: str = ""  # empty: DATABUILD_CATALOG_URL / the project's SQLite file
-    data_root: str = ""  # empty: DATABUILD_DATA_ROOT / the project's data folder
+    """Configured by a :class:`DatabuildResource` (``databuild``); ``catalog_url=`` and
+    ``data_root=`` build one, for callers that only have those."""
 
-    @cached_property
-    def _settings(self):
-        return settings.load()
+    databuild: DatabuildResource
+
+    def __init__(self, databuild: DatabuildResource | None = None, **config):
+        super().__init__(databuild=databuild or DatabuildResource(**config))
 
     @property
     def resolved_catalog_url(self) -> str:
-        from ..core.redact import with_url_password  # a password comes from the environment
-
-        url = self.catalog_url or self._settings.catalog_url
-        return with_url_password(url, settings.secret(settings.CATALOG_PASSWORD_ENV))
+        return self.databuild.resolved_catalog_url
 
     @property
     def resolved_data_root(self) -> Path:
-        return Path(self.data_root or self._settings.data_root)
+        return self.databuild.resolved_data_root
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -24,6 +24,7 @@ from resources.pools import warehouse_pool
 from ..core import Graph
 from ..core.planner import JobGraph
 from ..core.scheduler import run_dag
+from ..core.secrets import CATALOG_PASSWORD_ENV
 from .partitions import dynamic_partitions_name, ref_to_key
 from .run_child import run_in_fresh_interpreter
 from .run_contract import (
@@ -60,13 +61,19 @@ class DagsterBuildResult:
 
 
 def reconstruct_job(graph_spec: str, catalog_url: str, data_root: str, job_name: str,
-                    executor: str = ""):
-    """Module-level so Dagster can rebuild the job from a pointer in any process."""
+                    executor: str = "", job_timeout: float = 0.0,
+                    catalog_password_env: str = CATALOG_PASSWORD_ENV):
+    """Module-level so Dagster can rebuild the job from a pointer in any process. Its
+    arguments are the run's DatabuildResource: the launching entry point's settings."""
     from ..graph_loader import load_graph
     from .assets import build_definitions
+    from .resource import DatabuildResource
 
+    databuild = DatabuildResource(catalog_url=catalog_url, data_root=data_root,
+                                  job_timeout=job_timeout,
+                                  catalog_password_env=catalog_password_env)
     defs = build_definitions(load_graph(graph_spec), catalog_url=catalog_url,
-                             data_root=data_root)
+                             data_root=data_root, databuild=databuild)
     job_def = defs.resolve_job_def(job_name)
     if executor == "celery":  # steps run on Celery workers (docs/deploy.md, deploy/celery)
         from dagster_celery import celery_executor
@@ -92,7 +99,10 @@ def plan_runs(graph: Graph, plan: JobGraph) -> list[RunSpec]:
 
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
                        force: bool = False, on_event=None,
-                       celery: dict | None = None, jobs: int = 1) -> DagsterBuildResult:
+                       celery: dict | None = None, jobs: int = 1,
+                       catalog_password_env: str = CATALOG_PASSWORD_ENV) -> DagsterBuildResult:
+    """``catalog_password_env``: the variable that carries the catalog's password to the
+    runs (the CLI passes the settings' name)."""
     started = time.time()
     build_id = uuid.uuid4().hex[:12]
     plan = graph.plan(refs, force=force)
@@ -102,7 +112,7 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
     specs = plan_runs(graph, plan)
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
-    catalog_arg = _catalog_for_runs(graph)
+    catalog_arg = _catalog_for_runs(graph, catalog_password_env)
     bad: set[str] = set()
     on_event, cancel = _serialized(on_event), threading.Event()
     execute = _runner(jobs, cancel)
@@ -123,7 +133,8 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
             "databuild_assets.dagster.launcher", "reconstruct_job",
             reconstructable_args=(graph_spec, catalog_arg,
                                   str(graph.data_root), job_name(spec.job),
-                                  *(("celery",) if celery else ())))
+                                  "celery" if celery else "", float(graph.job_timeout or 0.0),
+                                  catalog_password_env))
         job_def = recon.get_definition()
         pdef = job_def.partitions_def
         tags = {BUILD_TAG: build_id, REFS_TAG: refs_tag(spec.refs),
@@ -210,16 +221,15 @@ def _in_child(recon, *, instance, cancel, **kwargs):
     yield SimpleNamespace(run_id=run_id, success=success, error=got.get("error"))
 
 
-def _catalog_for_runs(graph: Graph) -> str:
+def _catalog_for_runs(graph: Graph, password_env: str) -> str:
     """The catalog URL handed to runs, never with its password: a password travels as the
-    environment variable settings.CATALOG_PASSWORD_ENV (set here for the runs this process
-    executes), which the IO manager puts back into the URL."""
+    environment variable ``password_env`` (set here for the runs this process executes),
+    which the runs' DatabuildResource puts back into the URL."""
     import os
 
-    from .. import settings
     from ..core.redact import split_url_password
 
     public, password = split_url_password(getattr(graph.catalog, "_raw_url", "") or "")
     if password:
-        os.environ[settings.CATALOG_PASSWORD_ENV] = password
+        os.environ[password_env] = password
     return public

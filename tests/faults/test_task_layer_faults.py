@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from databuild_assets.dagster.sync import ensure_instance
-from resources.dagster_pipelines import run_pipeline
+from databuild_assets.pipeline_runs import run_pipeline
 from sensors.failures import classify
 from tests.support.fake_airbyte import FakeAirbyte, Fault
 from tests.support.pipelines import write_file

@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from databuild_assets.dagster.sync import ensure_instance
-from resources.dagster_pipelines import pipeline_job, run_pipeline
+from databuild_assets.pipeline_runs import run_pipeline
+from resources.dagster_pipelines import pipeline_job
 from resources.pipelines import load
 from tests.support.git_server import make_bare_repo, serve
 from tests.support.pipelines import REPO, seed_duckdb, seed_postgres, write_file

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from databuild_assets.dagster.sync import ensure_instance
-from resources.dagster_pipelines import run_pipeline
+from databuild_assets.pipeline_runs import run_pipeline
 from tests.support.fake_airbyte import FakeAirbyte, Fault
 from tests.support.git_server import make_bare_repo, serve
 from tests.support.pipelines import REPO, seed_postgres, write_file
