@@ -108,11 +108,12 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
     with progress:
         if via_dagster:
             from .dagster.launcher import build_with_dagster
+            from .settings import CATALOG_PASSWORD_ENV
 
             result = build_with_dagster(obj.graph, obj.graph_spec, refs,
                                         dagster_home=obj.conf.dagster_home, force=force,
                                         on_event=progress.on_event, celery=celery,
-                                        jobs=jobs)
+                                        jobs=jobs, catalog_password_env=CATALOG_PASSWORD_ENV)
         else:
             from resources.pools import warehouse_pool
 
