@@ -65,7 +65,7 @@ class PhaseTimes:
 def install_connectors(conf: Settings, console: Console) -> None:
     """Install the example's Airbyte connector before the first sync (with uv when
     available), so the time it takes is reported on its own; a no-op once installed."""
-    from resources.airbyte_embedded import install_connector
+    from resources.airbyte_connector import install_connector
 
     class _Log:
         def info(self, msg):
