@@ -89,7 +89,7 @@ def _finish(out: SyncOutcome, started: float) -> SyncOutcome:
 def build_workspace(conn: AirbyteConnection, env: Mapping[str, str] | None = None):
     """The dagster-airbyte workspace resource for a server/cloud connection (for asset specs
     and lineage), secrets resolved now. Never log or persist the returned object."""
-    from .airbyte_server import build_workspace as _build
+    from .airbyte_workspace import build_workspace as _build
 
     return _build(conn, env)
 

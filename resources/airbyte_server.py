@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -22,61 +21,10 @@ from .airbyte_client import (
 )
 from .airbyte_config import secret_value
 from .airbyte_model import AirbyteConnection, Redactor, SafeLog, SyncOutcome
+from .airbyte_workspace import MissingCredential, make_client
 
 RUNNING = (AirbyteJobStatusType.RUNNING, AirbyteJobStatusType.PENDING,
            AirbyteJobStatusType.INCOMPLETE)
-
-
-class _MissingCredential(Exception):
-    pass
-
-
-def _credentials(conn: AirbyteConnection, env: Mapping[str, str] | None) -> dict[str, str | None]:
-    creds: dict[str, str | None] = {}
-    for field, key in (("client_id", "client_id_env"), ("client_secret", "client_secret_env"),
-                       ("username", "username_env"), ("password", "password_env")):
-        var = getattr(conn, key)
-        if not var:
-            creds[field] = None
-            continue
-        value = secret_value(var, env)
-        if value is None:
-            raise _MissingCredential(
-                f"{key} names {var!r}, which is not set: export it or put it in "
-                "DATABUILD_SECRETS_FILE")
-        creds[field] = value
-    return creds
-
-
-def build_workspace(conn: AirbyteConnection, env: Mapping[str, str] | None = None):
-    """dagster-airbyte's AirbyteWorkspace (server) or AirbyteCloudWorkspace (cloud)."""
-    from dagster_airbyte import AirbyteCloudWorkspace, AirbyteWorkspace
-
-    creds = _credentials(conn, env)
-    common = dict(workspace_id=conn.workspace_id, request_max_retries=conn.request_max_retries,
-                  request_retry_delay=conn.request_retry_delay,
-                  request_timeout=conn.request_timeout, poll_interval=conn.poll_interval)
-    with warnings.catch_warnings():  # dagster-airbyte marks these as beta
-        warnings.simplefilter("ignore")
-        if conn.mode == "cloud":
-            return AirbyteCloudWorkspace(client_id=creds["client_id"],
-                                         client_secret=creds["client_secret"], **common)
-        return AirbyteWorkspace(rest_api_base_url=conn.rest_api_base_url,
-                                configuration_api_base_url=conn.configuration_api_base_url,
-                                **{k: v for k, v in creds.items() if v is not None}, **common)
-
-
-def make_client(conn: AirbyteConnection, env: Mapping[str, str] | None = None
-                ) -> DatabuildAirbyteClient:
-    creds = _credentials(conn, env)
-    with warnings.catch_warnings():  # dagster-airbyte marks its client as beta
-        warnings.simplefilter("ignore")
-        return DatabuildAirbyteClient(
-            rest_api_base_url=conn.rest_api_base_url,
-            configuration_api_base_url=conn.configuration_api_base_url,
-            workspace_id=conn.workspace_id, request_max_retries=conn.request_max_retries,
-            request_retry_delay=conn.request_retry_delay, request_timeout=conn.request_timeout,
-            poll_interval=conn.poll_interval, **creds)
 
 
 def server_run(conn: AirbyteConnection, operation: str, *, timeout: float, log,
@@ -90,7 +38,7 @@ def server_run(conn: AirbyteConnection, operation: str, *, timeout: float, log,
         for var in (conn.client_secret_env, conn.password_env, conn.client_id_env):
             redactor.add(secret_value(var, env) if var else None)
         client = make_client(conn, env)
-    except _MissingCredential as e:
+    except MissingCredential as e:
         return run.outcome("failed", str(e), error="config")
     deadline = time.monotonic() + timeout
     client.configure_run(deadline=deadline, cancel_event=cancel_event, on_retry=slog.warning,
@@ -308,4 +256,4 @@ class _Run:
         return "failed", f"{e}{started} ({self.ref})", "api"
 
 
-__all__ = ["server_run", "build_workspace", "make_client"]
+__all__ = ["server_run"]
