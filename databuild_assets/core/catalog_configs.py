@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -21,38 +20,11 @@ from .errors import CatalogError
 from .manifest import PartitionManifest
 
 try:  # a C JSON parser when installed (dagster-dbt brings it); the stdlib otherwise
-    from orjson import loads as _loads
+    from orjson import loads
 except ImportError:  # pragma: no cover
-    _loads = json.loads
+    loads = json.loads
 
 _KNOWN_MAX = 20_000  # config keys / texts remembered per catalog object
-
-
-class InputFacts(NamedTuple):
-    """What staleness needs of an input record (same attribute names as InputRecord)."""
-
-    ref: str
-    dep_type: str
-    manifest_id: str | None
-    data_version: str | None
-
-
-class ManifestFacts(NamedTuple):
-    """What staleness needs of a manifest (same attribute names as PartitionManifest).
-    ``mat``: its MATERIALIZE inputs (QUERY inputs never make it stale) as [ref, manifest
-    id, data version] sequences, as parsed: no object per input of a 100k status."""
-
-    manifest_id: str
-    code_version: str
-    dataset_version: str
-    data_version: str
-    mat: tuple | list
-    path: str | None = None
-    size: int | None = None
-
-    @property
-    def inputs(self) -> tuple[InputFacts, ...]:
-        return tuple(InputFacts(r, "materialize", mid, dv) for r, mid, dv in self.mat)
 
 
 def _native_only(obj):
@@ -90,7 +62,7 @@ def mat_inputs(m: PartitionManifest) -> str:
 
 
 def parse_mat_inputs(text: str) -> list[list]:
-    return _loads(text)
+    return loads(text)
 
 
 def keyed(items: list) -> tuple[list[str], dict[str, tuple[str, str]]]:
@@ -155,7 +127,7 @@ def full_manifests(conn: sa.Connection, texts: ConfigTexts, rows) -> list[Partit
     """PartitionManifests from (body, config_key) rows; a NULL key: the body has it."""
     rows = list(rows)
     keys = {k for _b, k in rows if k}
-    configs = {k: _loads(t) for k, t in texts.get(conn, keys).items()} if keys else {}
+    configs = {k: loads(t) for k, t in texts.get(conn, keys).items()} if keys else {}
     out = []
     for b, k in rows:
         d = json.loads(b)
@@ -180,12 +152,12 @@ def input_records(text: str):
         end = text.find(', "job": "', m.end())
         if end > 0:
             try:
-                records = _loads(text[m.end():end])
+                records = loads(text[m.end():end])
             except ValueError:
                 records = None
             if isinstance(records, list):
                 return records
-    return _loads(text).get("inputs", ())
+    return loads(text).get("inputs", ())
 
 
 def materialize_inputs(records) -> list[tuple]:

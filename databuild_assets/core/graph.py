@@ -12,7 +12,8 @@ from .manifest import PartitionManifest
 from .planner import JobGraph, plan
 from .refs import check_refs
 from .registry import Registry
-from .staleness import Status, assess_all
+from .staleness import Status
+from .status import assess_all
 from .storage import DataStore
 
 _UNBOUND = ("graph {name!r} has no {what}: pass it (Graph(..., catalog=..., data_root=...), "

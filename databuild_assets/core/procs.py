@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+from .liveness import pid_alive  # re-exported: resources/locks.py and tests import it here
+
 PR_SET_PDEATHSIG = 1
 _ACTIVE: set[int] = set()  # process groups of running jobs in this process
 _IN_JOB = False  # True inside a job process: commands stay in the job's group
@@ -30,20 +32,6 @@ _LOCK = threading.Lock()
 # of another job's lifeline would keep that job's watcher from noticing the build died.
 _FORK_LOCK = threading.Lock()
 _PARENT_ENDS: set[int] = set()  # the build's ends of running jobs' pipes (fds)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed but unreaped child is a zombie: dead for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def group_alive(pgid: int) -> bool:

@@ -1,27 +1,36 @@
 """Per-partition status and staleness, with the chain of causes.
 
-``assess`` is pure: it works on a ``Snapshot`` of catalog rows, manifests and taints.
-``load_snapshot`` fills one from the catalog, following manifest provenance upstream in
-batched queries, so statuses of many partitions cost a handful of round trips.
+Pure: ``Assessor`` works on a ``Snapshot`` of catalog rows, manifest facts, taints, live
+builds and damaged files. The runtime fills it (``status.py`` reads the catalog, following
+manifest provenance upstream in batched queries, and checks data files with the store's
+callable), so nothing here imports the catalog or the data store.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import versions
-from .catalog import Catalog, ManifestFacts, PartitionRow
 from .config import DepType
 from .errors import RefError
+from .facts import ManifestFacts, PartitionRow
 from .manifest import PartitionManifest
 from .registry import Registry
-from .storage import DataStore
+from .states import PartitionState
 
-STATES = ("missing", "building", "live", "stale", "failed", "tainted", "damaged")
 _MAT = DepType.MATERIALIZE.value
+# A Status carries the plain string of its state: it leaves the core as JSON and as Dagster
+# metadata (whose serializer refuses unregistered Enums), and exact str compares fastest in
+# the per-partition loops. They equal the PartitionState members all the same.
+MISSING, BUILDING, LIVE, STALE, FAILED, TAINTED, DAMAGED = (
+    PartitionState.MISSING.value, PartitionState.BUILDING.value, PartitionState.LIVE.value,
+    PartitionState.STALE.value, PartitionState.FAILED.value, PartitionState.TAINTED.value,
+    PartitionState.DAMAGED.value)
+# what a data file check says of (path, size): None when intact, else what is wrong
+FileCheck = Callable[[str, "int | None"], "str | None"]
 
 
 @contextmanager
@@ -50,12 +59,12 @@ class Status:
 
     @property
     def is_fresh(self) -> bool:
-        return self.state == "live"
+        return self.state == LIVE
 
     @property
     def label(self) -> str:
         """The state as shown to people: ``live (last rebuild failed: ...)``."""
-        if self.state == "live" and self.last_error:
+        if self.state == LIVE and self.last_error:
             return f"live (last rebuild failed: {self.last_error})"
         return self.state
 
@@ -66,10 +75,10 @@ class Status:
 
 
 def _live(ref: str, manifest_id: str, data_version: str) -> Status:
-    """Status(ref, "live", (), manifest_id, data_version), built without the frozen
+    """Status(ref, LIVE, (), manifest_id, data_version), built without the frozen
     dataclass's per-field __setattr__: most partitions of a big status are live."""
     st = object.__new__(Status)
-    st.__dict__.update(ref=ref, state="live", reasons=(), manifest_id=manifest_id,
+    st.__dict__.update(ref=ref, state=LIVE, reasons=(), manifest_id=manifest_id,
                        data_version=data_version, owner=None, last_error=None)
     return st
 
@@ -86,9 +95,10 @@ class Snapshot:
     damaged: dict[str, str] = field(default_factory=dict)  # manifest id -> what is wrong
 
 
-def check_damage(store: DataStore, snap: Snapshot, refs) -> None:
-    """Note which of ``refs``' current manifests have a missing or resized data file."""
-    rows, manifests, damage = snap.rows, snap.manifests, store.damage
+def check_damage(damage: FileCheck, snap: Snapshot, refs) -> None:
+    """Note which of ``refs``' current manifests have a missing or resized data file
+    (``damage``: the data store's check)."""
+    rows, manifests = snap.rows, snap.manifests
     for r in refs:
         row = rows.get(r)
         m = manifests.get(row.manifest_id) if row is not None and row.manifest_id else None
@@ -104,28 +114,6 @@ def mat_of(m: PartitionManifest | ManifestFacts):
     if type(m) is ManifestFacts:
         return m.mat
     return [(i.ref, i.manifest_id, i.data_version) for i in m.inputs if i.dep_type == _MAT]
-
-
-def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snapshot:
-    snap = snap or Snapshot()
-    frontier = set(refs) - set(snap.rows)
-    seen: set[str] = set(snap.rows)
-    owners: set[str] = set()
-    while frontier:
-        rows = catalog.partitions(frontier)
-        seen |= frontier
-        snap.rows.update(rows)
-        owners |= {r.owner for r in rows.values() if r.state == "building" and r.owner}
-        ids = [r.manifest_id for r in rows.values() if r.manifest_id]
-        new = catalog.manifest_facts(i for i in ids if i not in snap.manifests)
-        snap.manifests.update(new)
-        frontier = {rec[0] for m in new.values() for rec in m.mat} - seen
-    if catalog.any_taints():  # usually none: skip collecting every input's manifest id
-        ids = set(snap.manifests)
-        ids.update(rec[1] for m in snap.manifests.values() for rec in mat_of(m) if rec[1])
-        snap.taints.update(catalog.taints(ids))
-    snap.alive |= catalog.alive_builds(owners)
-    return snap
 
 
 class Assessor:
@@ -146,7 +134,7 @@ class Assessor:
         if st is not None:
             return st
         if ref in self._active:  # provenance should never loop; do not recurse forever
-            return Status(ref, "live")
+            return Status(ref, LIVE)
         self._active.add(ref)
         try:
             st = self._assess(ref)
@@ -157,42 +145,42 @@ class Assessor:
 
     def _assess(self, ref: str) -> Status:
         row = self.snap.rows.get(ref)
-        if row is None or row.state == "missing":
-            return Status(ref, "missing", ("never built",) if row is None else ("not built",))
+        if row is None or row.state == MISSING:
+            return Status(ref, MISSING, ("never built",) if row is None else ("not built",))
         state = row.state
-        if state == "building":
+        if state == BUILDING:
             mine = self.own_build is not None and row.owner == self.own_build
             if not mine and row.owner in self.snap.alive:
-                return Status(ref, "building", (f"being built by build {row.owner}",),
+                return Status(ref, BUILDING, (f"being built by build {row.owner}",),
                               row.manifest_id, row.data_version, row.owner)
             # our own claim, or a dead build's: judge what was there before the claim
-            state = row.prev_state or ("live" if row.manifest_id else "missing")
-            if state == "missing":
+            state = row.prev_state or (LIVE if row.manifest_id else MISSING)
+            if state == MISSING:
                 why = "not built" if mine else f"build {row.owner} died before finishing it"
-                return Status(ref, "missing", (why,))
-            if state == "building":
-                state = "live" if row.manifest_id else "missing"
-        if state == "failed":
-            return Status(ref, "failed", (row.error or "failed",), row.manifest_id,
+                return Status(ref, MISSING, (why,))
+            if state == BUILDING:
+                state = LIVE if row.manifest_id else MISSING
+        if state == FAILED:
+            return Status(ref, FAILED, (row.error or "failed",), row.manifest_id,
                           row.data_version)
-        if state == "damaged":  # a reader found its file broken
-            return Status(ref, "damaged", (row.error or "damaged",), row.manifest_id,
+        if state == DAMAGED:  # a reader found its file broken
+            return Status(ref, DAMAGED, (row.error or "damaged",), row.manifest_id,
                           row.data_version)
         m = self.snap.manifests.get(row.manifest_id)
         if m is None:
-            return Status(ref, "missing", ("catalog row has no manifest",))
+            return Status(ref, MISSING, ("catalog row has no manifest",))
         if m.manifest_id in self.snap.damaged:
-            return Status(ref, "damaged", (f"damaged: {self.snap.damaged[m.manifest_id]}",),
+            return Status(ref, DAMAGED, (f"damaged: {self.snap.damaged[m.manifest_id]}",),
                           m.manifest_id, m.data_version)
         if m.manifest_id in self.snap.taints:
-            return Status(ref, "tainted", (f"tainted: {self.snap.taints[m.manifest_id]}",),
+            return Status(ref, TAINTED, (f"tainted: {self.snap.taints[m.manifest_id]}",),
                           m.manifest_id, m.data_version)
         reasons = self._own_reasons(ref, m) + self._input_reasons(m)
         if reasons:
-            return Status(ref, "stale", tuple(reasons), m.manifest_id, m.data_version,
+            return Status(ref, STALE, tuple(reasons), m.manifest_id, m.data_version,
                           last_error=row.error)
         if row.error:  # the last rebuild failed; the version before it is still live
-            return Status(ref, "live", (), m.manifest_id, m.data_version, last_error=row.error)
+            return Status(ref, LIVE, (), m.manifest_id, m.data_version, last_error=row.error)
         return _live(ref, m.manifest_id, m.data_version)
 
     def _producer(self, ref: str) -> tuple:
@@ -239,60 +227,22 @@ class Assessor:
 
     def _input_reasons(self, m: PartitionManifest) -> list[str]:
         reasons = []
-        memo, taints = self.memo, self.snap.taints
+        memo, taints, live = self.memo, self.snap.taints, LIVE
         for ref, mid, dv in (m.mat if type(m) is ManifestFacts else mat_of(m)):
             if taints and mid in taints:
                 reasons.append(f"input {ref} was read at a tainted version: {taints[mid]}")
                 continue
             up = memo.get(ref) or self(ref)
-            if up.state == "live" and up.data_version == dv:  # the common case: fresh input
+            if up.state == live and up.data_version == dv:  # the common case: fresh input
                 continue
-            if up.state in ("missing", "failed"):
+            if up.state in (MISSING, FAILED):
                 reasons.append(f"input {ref} is {up.state}")
             elif up.data_version != dv:
                 reasons.append(f"input {ref} changed (data version "
                                f"{(dv or '-')[:8]} -> {(up.data_version or '-')[:8]})")
-            elif up.state in ("stale", "tainted"):
+            elif up.state in (STALE, TAINTED):
                 reasons.append(f"input {ref} is {up.state}: {up.reasons[0]}")
         return reasons
 
 
-def observe_sources(registry: Registry, catalog: Catalog, snap: Snapshot) -> None:
-    """Ask source jobs (those defining observe()) what their inputs look like now, e.g. the
-    hash of a landing file, and fetch what each live partition recorded when it was built."""
-    from .job import Job
-
-    ids = {}
-    if all(type(job).observe is Job.observe for job in registry.jobs.values()):
-        return  # no source job observes anything: nothing to look at
-    for ref, row in snap.rows.items():
-        try:
-            job = registry.producer[registry.dataset(ref)]
-        except RefError:  # not a ref of this graph: nothing to observe
-            continue
-        if type(job).observe is Job.observe or not row.manifest_id:
-            continue
-        version = job.observe(ref)
-        if version is not None:
-            snap.observed[ref] = version
-            ids[row.manifest_id] = ref
-    for mid, m in catalog.manifests(ids).items():
-        snap.recorded[mid] = (m.metadata or {}).get(SOURCE_VERSION_KEY)
-
-
 SOURCE_VERSION_KEY = "databuild/source_version"
-
-
-def assess_all(registry: Registry, catalog: Catalog, refs,
-               own_build: str | None = None, store: DataStore | None = None) -> dict[str, Status]:
-    """``store``: check the requested refs' data files too (missing or resized: damaged)."""
-    refs = list(refs)
-    with gc_paused():
-        snap = load_snapshot(catalog, refs)
-        if store is not None:
-            check_damage(store, snap, refs)
-        observe_sources(registry, catalog, snap)
-        assess = Assessor(registry, snap, own_build)
-        out = {r: assess(r) for r in refs}
-        del assess, snap  # free the snapshot by refcount before the collector resumes
-    return out

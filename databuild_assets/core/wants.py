@@ -1,4 +1,4 @@
-"""Wants, retry state and notifications in the catalog (schema migration 2).
+"""Wants, retry state and notifications: the rules; their tables are ``catalog.automation``.
 
 A want says "these refs should exist": until every ref is live and fresh or its TTL passes,
 the wants sensor keeps planning and launching the missing work. Retry state is kept per
@@ -9,6 +9,7 @@ one is sent at most once however often a sensor re-evaluates.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import time
@@ -16,13 +17,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from . import catalog_schema as s
-from .catalog import Catalog, Event, _chunks
+from .catalog import Catalog, Event
 from .errors import DatabuildError
 
-STATES = ("active", "satisfied", "expired", "cancelled")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
@@ -101,14 +98,6 @@ def _want(r) -> Want:
                 r.closed_at, r.sla_breached_at)
 
 
-def _insert_ignore(catalog: Catalog, table: sa.Table):
-    if catalog.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
-
-
 # -- wants --------------------------------------------------------------------------------
 def create_want(catalog: Catalog, refs: Iterable[str], *, ttl: float | str | None = None,
                 sla: float | str | None = None, source: str = "api", comment: str = "",
@@ -124,10 +113,7 @@ def create_want(catalog: Catalog, refs: Iterable[str], *, ttl: float | str | Non
                data_ts=data_ts, created_at=now, ttl_seconds=ttl_s,
                expires_at=None if ttl_s is None else now + ttl_s, sla_seconds=sla_s,
                source=source[:200], comment=comment or "", state="active")
-    with catalog.tx() as conn:
-        conn.execute(_insert_ignore(catalog, s.wants), row)
-        r = conn.execute(sa.select(s.wants).where(s.wants.c.want_id == row["want_id"])).one()
-    return _want(r)
+    return _want(catalog.automation.insert_want(row))
 
 
 def want(graph, refs: Iterable[str], **kwargs) -> Want:
@@ -143,18 +129,13 @@ def want(graph, refs: Iterable[str], **kwargs) -> Want:
 
 
 def get_want(catalog: Catalog, want_id: str) -> Want | None:
-    with catalog._read() as conn:
-        r = conn.execute(sa.select(s.wants).where(s.wants.c.want_id == want_id)).first()
+    r = catalog.automation.want_row(want_id)
     return _want(r) if r else None
 
 
 def list_wants(catalog: Catalog, states: Iterable[str] | None = None,
                limit: int = 500) -> list[Want]:
-    q = sa.select(s.wants).order_by(s.wants.c.created_at.desc()).limit(limit)
-    if states:
-        q = q.where(s.wants.c.state.in_(list(states)))
-    with catalog._read() as conn:
-        return [_want(r) for r in conn.execute(q)]
+    return [_want(r) for r in catalog.automation.want_rows(states, limit)]
 
 
 def active_wants(catalog: Catalog) -> list[Want]:
@@ -164,65 +145,37 @@ def active_wants(catalog: Catalog) -> list[Want]:
 def close_wants(catalog: Catalog, satisfied: Iterable[str] = (), expired: Iterable[str] = (),
                 now: float | None = None) -> None:
     now = time.time() if now is None else now
-    w = s.wants.c
-    with catalog.tx() as conn:
-        for ids, values in ((sorted(satisfied), dict(state="satisfied", satisfied_at=now)),
-                            (sorted(expired), dict(state="expired"))):
-            for chunk in _chunks(ids):
-                conn.execute(sa.update(s.wants).where(w.want_id.in_(chunk), w.state == "active")
-                             .values(closed_at=now, **values))
+    catalog.automation.close_wants(sorted(satisfied), sorted(expired), now)
 
 
 def cancel_want(catalog: Catalog, want_id: str, now: float | None = None) -> bool:
-    w = s.wants.c
-    with catalog.tx() as conn:
-        res = conn.execute(sa.update(s.wants).where(w.want_id == want_id, w.state == "active")
-                           .values(state="cancelled", closed_at=now or time.time()))
-    return res.rowcount > 0
+    return catalog.automation.cancel_want(want_id, now or time.time())
 
 
 def mark_sla_breached(catalog: Catalog, want_ids: Iterable[str], now: float | None = None) -> None:
-    ids, w = sorted(set(want_ids)), s.wants.c
-    with catalog.tx() as conn:
-        for chunk in _chunks(ids):
-            conn.execute(sa.update(s.wants).where(w.want_id.in_(chunk),
-                                                  w.sla_breached_at.is_(None))
-                         .values(sla_breached_at=now or time.time(), sla_notified=1))
+    catalog.automation.mark_sla_breached(sorted(set(want_ids)), now or time.time())
 
 
 # -- retries ------------------------------------------------------------------------------
 def retry_states(catalog: Catalog, refs: Iterable[str] | None = None) -> dict[str, RetryState]:
-    a = s.want_attempts.c
-    out: dict[str, RetryState] = {}
-    with catalog._read() as conn:
-        queries = ([sa.select(s.want_attempts)] if refs is None else
-                   [sa.select(s.want_attempts).where(a.ref.in_(c)) for c in _chunks(sorted(set(refs)))])
-        for q in queries:
-            for r in conn.execute(q):
-                out[r.ref] = RetryState(r.ref, r.attempts, r.failure_class, r.error,
-                                        r.next_attempt_at, bool(r.gave_up), r.last_run_id)
-    return out
+    return {r.ref: RetryState(r.ref, r.attempts, r.failure_class, r.error, r.next_attempt_at,
+                              bool(r.gave_up), r.last_run_id)
+            for r in catalog.automation.attempt_rows(refs)}
 
 
 def record_failures(catalog: Catalog, states: Iterable[RetryState], events: Iterable[Event] = (),
                     now: float | None = None) -> None:
     """Upsert retry states and log their events, in one transaction."""
     now = time.time() if now is None else now
-    states = list(states)
-    with catalog.tx() as conn:
-        for st in states:
-            conn.execute(sa.delete(s.want_attempts).where(s.want_attempts.c.ref == st.ref))
-            conn.execute(sa.insert(s.want_attempts).values(
-                ref=st.ref, attempts=st.attempts, failure_class=st.failure_class,
-                error=(st.error or "")[:4000], next_attempt_at=st.next_attempt_at,
-                gave_up=int(st.gave_up), last_run_id=st.last_run_id, updated_at=now))
-        catalog._log(conn, events)
+    catalog.automation.put_attempts([dict(
+        ref=st.ref, attempts=st.attempts, failure_class=st.failure_class,
+        error=(st.error or "")[:4000], next_attempt_at=st.next_attempt_at,
+        gave_up=int(st.gave_up), last_run_id=st.last_run_id, updated_at=now)
+        for st in states], events)
 
 
 def clear_retries(catalog: Catalog, refs: Iterable[str]) -> None:
-    with catalog.tx() as conn:
-        for chunk in _chunks(sorted(set(refs))):
-            conn.execute(sa.delete(s.want_attempts).where(s.want_attempts.c.ref.in_(chunk)))
+    catalog.automation.clear_attempts(refs)
 
 
 # -- notifications ------------------------------------------------------------------------
@@ -243,80 +196,42 @@ def add_notification(catalog: Catalog, dedupe_key: str, kind: str, payload: dict
                      want_id: str | None = None, ref: str | None = None,
                      dataset: str | None = None, now: float | None = None) -> bool:
     """Store a notification unless one with this key exists; True if it is new."""
-    import hashlib
-
     now = time.time() if now is None else now
     key = hashlib.sha256(dedupe_key.encode()).hexdigest()[:64]
-    row = dict(dedupe_key=key, kind=kind, want_id=want_id, ref=ref, dataset=dataset,
-               day=dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat(), created_at=now,
-               payload=json.dumps(payload, default=str), delivery_attempts=0)
-    with catalog.tx() as conn:
-        res = conn.execute(_insert_ignore(catalog, s.notifications), row)
-    return res.rowcount > 0
+    return catalog.automation.insert_notification(dict(
+        dedupe_key=key, kind=kind, want_id=want_id, ref=ref, dataset=dataset,
+        day=dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat(), created_at=now,
+        payload=json.dumps(payload, default=str), delivery_attempts=0))
 
 
 def notifications(catalog: Catalog, *, undelivered: bool = False, max_attempts: int = 5,
                   kind: str | None = None, limit: int = 500) -> list[Notification]:
-    n = s.notifications.c
-    q = sa.select(s.notifications).order_by(n.id).limit(limit)
-    if undelivered:
-        q = q.where(n.delivered_at.is_(None), n.delivery_attempts < max_attempts)
-    if kind:
-        q = q.where(n.kind == kind)
-    with catalog._read() as conn:
-        return [Notification(r.id, r.kind, json.loads(r.payload), r.want_id, r.ref, r.dataset,
-                             r.created_at, r.delivered_at, r.delivery_attempts)
-                for r in conn.execute(q)]
+    rows = catalog.automation.notification_rows(undelivered=undelivered,
+                                                max_attempts=max_attempts, kind=kind, limit=limit)
+    return [Notification(r.id, r.kind, json.loads(r.payload), r.want_id, r.ref, r.dataset,
+                         r.created_at, r.delivered_at, r.delivery_attempts) for r in rows]
 
 
 def mark_delivery(catalog: Catalog, notification_id: int, ok: bool, error: str = "") -> None:
-    n = s.notifications.c
-    values = dict(delivery_attempts=n.delivery_attempts + 1, last_error=error[:2000] or None)
-    if ok:
-        values["delivered_at"] = time.time()
-    with catalog.tx() as conn:
-        conn.execute(sa.update(s.notifications).where(n.id == notification_id).values(**values))
+    catalog.automation.mark_delivery(notification_id, time.time() if ok else None, error)
 
 
 def sla_miss_counts(catalog: Catalog, days: int = 30) -> list[tuple[str, str, int]]:
     """(dataset, UTC day, partitions that missed their SLA), newest day first."""
-    n = s.notifications.c
     since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
-    q = (sa.select(n.dataset, n.day, sa.func.count()).where(n.kind == "sla_breach", n.day >= since)
-         .group_by(n.dataset, n.day).order_by(n.day.desc(), n.dataset))
-    with catalog._read() as conn:
-        return [(d or "-", day, int(c)) for d, day, c in conn.execute(q)]
+    return catalog.automation.sla_miss_counts(since)
 
 
 # -- the event log, for propagation -------------------------------------------------------
 def last_event_id(catalog: Catalog) -> int:
-    with catalog._read() as conn:
-        return int(conn.execute(sa.select(sa.func.max(s.events.c.id))).scalar() or 0)
+    return catalog.automation.last_event_id()
 
 
 def available_since(catalog: Catalog, after_id: int, limit: int = 5000) -> list[tuple[int, str]]:
     """(event id, ref) of partitions that became live after event ``after_id``."""
-    e = s.events.c
-    q = (sa.select(e.id, e.ref).where(e.id > after_id, e.kind == "available", e.ref.is_not(None))
-         .order_by(e.id).limit(limit))
-    with catalog._read() as conn:
-        return [(int(i), r) for i, r in conn.execute(q)]
+    return catalog.automation.available_since(after_id, limit)
 
 
 def readers_of(catalog: Catalog, refs: Iterable[str]) -> dict[str, set[str]]:
     """Live partitions whose current manifest read one of ``refs`` as a MATERIALIZE input."""
-    refs = sorted(set(refs))
-    out: dict[str, set[str]] = {}
-    m, p = s.manifests.c, s.partitions.c
-    with catalog._read() as conn:
-        for chunk in _chunks(refs, 50):
-            like = sa.or_(*[m.body.contains(json.dumps({"ref": r})[1:-1], autoescape=True)
-                            for r in chunk])
-            q = (sa.select(m.ref, m.body).select_from(s.manifests.join(
-                s.partitions, p.manifest_id == m.manifest_id)).where(like))
-            wanted = set(chunk)
-            for ref, body in conn.execute(q):
-                for rec in json.loads(body).get("inputs", ()):
-                    if rec.get("ref") in wanted and rec.get("dep_type") == "materialize":
-                        out.setdefault(rec["ref"], set()).add(ref)
-    return out
+    return catalog.automation.readers_of(refs)

@@ -9,8 +9,14 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from databuild_assets.core import Catalog, CatalogError, PartitionManifest, RefError, UnknownDatasetError
-from databuild_assets.core import catalog as catalog_mod
+from databuild_assets.core import (
+    Catalog,
+    CatalogError,
+    PartitionManifest,
+    RefError,
+    UnknownDatasetError,
+    catalog_engine,
+)
 from tests.faults.conftest import REPO, env_for
 from tests.faults.graph import make_graph
 
@@ -133,7 +139,7 @@ def test_a_damaged_sqlite_catalog_is_a_clear_catalog_error_in_api_and_cli(tmp_pa
 
 
 def test_a_locked_sqlite_catalog_is_a_catalog_error_saying_to_wait(tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog_mod, "SQLITE_BUSY_SECONDS", 0.3)
+    monkeypatch.setattr(catalog_engine, "SQLITE_BUSY_SECONDS", 0.3)
     path = tmp_path / "catalog.db"
     c = Catalog.open(f"sqlite:///{path}")
     other = sqlite3.connect(path, isolation_level=None)
