@@ -30,14 +30,15 @@ from .refs import (
     shift_date,
 )
 from .staleness import Status
+from .states import BuildState, PartitionState
 from .storage import DataStore, data_version_of
 
 __all__ = [
-    "BuildResult", "Catalog", "CatalogError", "ConfigError", "CycleError", "DataDep",
-    "DataStore", "DatabuildError", "DateDim", "DefinitionError", "DepType", "Dim", "Event",
-    "ExecutableJob", "ExecutableJobError", "Graph", "InputRecord", "Job", "JobConfig",
+    "BuildResult", "BuildState", "Catalog", "CatalogError", "ConfigError", "CycleError",
+    "DataDep", "DataStore", "DatabuildError", "DateDim", "DefinitionError", "DepType", "Dim",
+    "Event", "ExecutableJob", "ExecutableJobError", "Graph", "InputRecord", "Job", "JobConfig",
     "JobContext", "JobGraph", "JobOutputError", "MissingInputError", "PartitionManifest",
-    "PartitionPattern", "PartitionRow", "RefError", "StaticDim", "Status",
+    "PartitionPattern", "PartitionRow", "PartitionState", "RefError", "StaticDim", "Status",
     "UnknownDatasetError", "contiguous_dates", "data_version_of", "date_range", "materialize",
     "query", "shift_date",
 ]
