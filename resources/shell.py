@@ -132,7 +132,7 @@ def run_process(args: list[str], *, cwd: str | Path | None = None, env: dict | N
             timed_out = True
             _kill_group(proc.pid, grace, proc)
         code = _reap(proc)
-    except BaseException:
+    except BaseException:  # run termination: never leave the process group behind; re-raised
         _kill_group(proc.pid, grace, proc)
         _reap(proc)
         raise

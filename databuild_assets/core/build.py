@@ -46,7 +46,7 @@ def run_build(graph, refs: list[str], force: bool = False, origin: str = "api",
         try:
             if on_event:
                 on_event("planned", None, plan)
-        except BaseException:
+        except BaseException:  # Ctrl-C included: the build is recorded failed, then re-raised
             catalog.finish_build(build_id, "failed")
             raise
         result.seconds = time.time() - started

@@ -102,7 +102,7 @@ def run_dag(keys: list[Key], preds: Mapping[Key, Iterable[Key]], run_one: Callab
                         waiting[d].discard(i)
                         if not waiting[d]:
                             bisect.insort(ready, d)
-        except BaseException:
+        except BaseException:  # an interrupt: stop the running nodes, wait, re-raise
             if on_interrupt is not None:
                 on_interrupt()
             wait(running)
