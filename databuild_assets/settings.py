@@ -1,4 +1,6 @@
-"""The one place that reads the environment. Everything else receives a Settings."""
+"""The one place that reads the configuration from the environment. The entry points pass
+what they read down (values, a DatabuildResource); secrets are looked up by name through a
+resolver, whose default (``core/secrets.py``) this module's ``secret`` is."""
 
 from __future__ import annotations
 
