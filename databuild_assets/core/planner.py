@@ -7,6 +7,7 @@ the jobs' configure(), nothing else.
 from __future__ import annotations
 
 import graphlib
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -62,13 +63,14 @@ def plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool 
 
 def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool,
           own_build: str | None, upstream: bool) -> JobGraph:
-    requested = sorted(set(refs))
+    # interned: the inputs configure() formats (interned by PartitionPattern.format) are
+    # then these very strings, not a second copy of each (a million-ref plan)
+    requested = sorted(set(map(sys.intern, refs)))
     registry.check(requested)  # malformed or unknown refs fail before anything else
     g = JobGraph(requested)
     nodes: dict[str, JobConfig] = {}
     assigned: dict[str, str] = {}
     decided: set[str] = set()
-    mats: dict[str, tuple[str, ...]] = {}  # config hash -> its MATERIALIZE inputs
     MAT = DepType.MATERIALIZE
 
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct reason list
@@ -127,7 +129,7 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
                 for o in c.outputs:
                     assigned[o] = key
                 decided.update(c.outputs)
-                mats[key] = m = tuple([d[1] for d in c.inputs if d[0] is MAT])  # (type, ref)
+                m = [d[1] for d in c.inputs if d[0] is MAT]  # DataDep: (type, ref)
                 # decided or already a next input: checked already
                 registry.check([i for i in m if i not in decided and i not in next_inputs])
                 next_inputs.update(m)
@@ -139,10 +141,13 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
         if pending and not upstream:
             raise MissingInputError(sorted(pending), reasons={r: g.reasons[r] for r in pending})
 
-    for key, m in mats.items():
-        g.upstream[key] = tuple({assigned[i] for i in m if i in assigned})
-    for temp in (assigned, decided, mats):  # a million-ref plan: free them before sorting
-        temp.clear()
+    # a million-ref plan: the edges come from the configs' inputs (no copy kept while
+    # planning), and the lookups are freed before sorting
+    decided.clear()
+    for key, c in nodes.items():
+        g.upstream[key] = tuple({assigned[d[1]] for d in c.inputs
+                                 if d[0] is MAT and d[1] in assigned})
+    assigned.clear()
     order = _toposort(g.upstream)
     if order is None:  # let graphlib name the cycle
         ts: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
