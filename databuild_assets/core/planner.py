@@ -75,8 +75,12 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
 
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct reason list
 
-    def triage(candidates: Iterable[str], forced: bool) -> set[str]:
-        todo = sorted(set(candidates) - decided - assigned.keys())
+    def triage(candidates: list[str] | set[str], forced: bool) -> set[str]:
+        """``candidates``: distinct refs (a set is emptied: a million-ref plan keeps no
+        second copy of it, nor the set differences, alive while status runs)."""
+        todo = sorted([r for r in candidates if r not in decided and r not in assigned])
+        if isinstance(candidates, set):
+            candidates.clear()
         pending = set()
         for start in range(0, len(todo), STATUS_BATCH):  # bounded memory for huge plans
             chunk = todo[start:start + STATUS_BATCH]
