@@ -51,7 +51,16 @@ def _versions() -> dict:
     return out
 
 
-def run(mode: str) -> dict:
+def _save(doc: dict, output: str | None) -> None:
+    if output:
+        with open(output, "w") as f:
+            f.write(json.dumps(doc, indent=2) + "\n")
+
+
+def run(mode: str, output: str | None = None) -> dict:
+    """Run every section; one that raises is recorded in ``section_errors`` and the rest go on
+    (a full run takes half an hour: one broken section must not lose the other figures).
+    With ``output``, the document so far is written after each section."""
     size = SIZES[mode]
     started = time.perf_counter()
     doc: dict = {
@@ -86,9 +95,18 @@ def run(mode: str) -> dict:
     doc["section_seconds"] = {}
     for name, fn in sections.items():
         t0 = time.perf_counter()
-        doc[name] = fn()
+        try:
+            doc[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - keep the other sections' figures
+            doc.setdefault("section_errors", {})[name] = f"{type(exc).__name__}: {exc}"
+            log(f"section {name} failed: {type(exc).__name__}: {exc}")
         doc["section_seconds"][name] = rnd(time.perf_counter() - t0, 1)
-    doc["goals"] = goals.judge(doc)
+        _save(doc, output)
+    try:
+        doc["goals"] = goals.judge(doc)
+    except (KeyError, TypeError) as exc:  # a failed section leaves goals unjudgeable
+        doc["goals"] = []
+        doc["goals_error"] = f"{type(exc).__name__}: {exc} (see section_errors)"
     doc["seconds"] = rnd(time.perf_counter() - started, 1)
     return doc
 
@@ -100,14 +118,17 @@ def main(argv: list[str] | None = None) -> int:
                              "workloads are reported as not judged")
     parser.add_argument("--output", help="also write the JSON document to this file")
     args = parser.parse_args(argv)
-    doc = run("quick" if args.quick else "full")
-    text = json.dumps(doc, indent=2)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-    print(goals.table(doc), file=sys.stderr)
+    doc = run("quick" if args.quick else "full", args.output)
+    _save(doc, args.output)
+    try:
+        print(goals.table(doc), file=sys.stderr)
+    except (KeyError, TypeError, ValueError) as exc:
+        log(f"no table: {type(exc).__name__}: {exc}")
     log(f"done in {doc['seconds']} s")
-    print(text)
+    print(json.dumps(doc, indent=2))
+    if doc.get("section_errors"):
+        log(f"failed sections: {', '.join(doc['section_errors'])}")
+        return 1
     return 0
 
 
