@@ -122,8 +122,9 @@ class Catalog:
 
     def commit(self, manifest: PartitionManifest, dataset: str,
                events: Iterable[Event] = ()) -> None:
-        """Store the manifest and make the partition live, atomically."""
-        self._partitions.commit_many([(manifest, dataset)], events)
+        """Store the manifest and make the partition live, atomically (through commit_many, so
+        one method sees every commit)."""
+        self.commit_many([(manifest, dataset)], events)
 
     def commit_many(self, items: Iterable[tuple[PartitionManifest, str]],
                     events: Iterable[Event] = ()) -> None:

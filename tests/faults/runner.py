@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from databuild_assets.core import build as build_mod
+from databuild_assets.core.build_run import BuildRun
 from databuild_assets.core.catalog import Catalog
 from tests.faults.graph import graph_from_env
 
@@ -46,14 +46,14 @@ def install(point: str) -> None:
             return commit_many(self, items, events)
         Catalog.commit_many = commit
     elif point == "between_nodes":
-        node, seen = build_mod._Run.node, []
+        node, seen = BuildRun.node, []
 
         def second(self, n, plan):
             seen.append(n)
             if len(seen) == 2:
                 pause()
             return node(self, n, plan)
-        build_mod._Run.node = second
+        BuildRun.node = second
 
 
 def main(refs: list[str]) -> int:
