@@ -135,21 +135,31 @@ def test_two_overlapping_pipelines_take_turns_on_the_shared_dbt_lock(tmp_path, d
     procs = [subprocess.Popen(cmd + ["pipelines", "run", n, "--file", str(f)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for n in ("first", "second")]
-    seen_holder = []
+    seen_holder, cli_answers = [], []
 
-    def poll():
+    def poll():  # the lock table `databuild locks` prints, read in process: a CLI start
+        from resources.locks import lock_table  # takes ~20 s on a loaded CI machine
+
+        inst = dg.DagsterInstance.from_config(str(home))
+        while any(p.poll() is None for p in procs):
+            seen_holder.extend(r for r in lock_table(inst) if r["state"] == "held")
+            time.sleep(0.3)
+
+    def poll_cli():
         while any(p.poll() is None for p in procs):
             out = subprocess.run(cmd + ["locks", "--json"], env=env, capture_output=True,
                                  text=True)
             if out.returncode == 0:
-                rows = json.loads(out.stdout or "[]")
-                seen_holder.extend(r for r in rows if r["state"] == "held")
+                cli_answers.append(json.loads(out.stdout or "[]"))
             time.sleep(0.5)
 
-    t = threading.Thread(target=poll)
-    t.start()
+    threads = [threading.Thread(target=poll), threading.Thread(target=poll_cli)]
+    for t in threads:
+        t.start()
     outs = [p.communicate(timeout=300)[0] for p in procs]
-    t.join()
+    for t in threads:
+        t.join()
+    assert cli_answers and all(isinstance(a, list) for a in cli_answers)
     assert all(p.returncode == 0 for p in procs), outs
     inst = dg.DagsterInstance.from_config(str(home))
     spans = []
