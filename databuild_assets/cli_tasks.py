@@ -116,10 +116,11 @@ def register(cli: click.Group, console) -> None:
         """Run pipeline NAME now, as a Dagster run (task locks apply). One line per step."""
         import datetime as dt
 
-        from resources.locks import host_tags, interruptible_wait
+        from resources.locks import host_tags
 
         from .cli_pipeline_run import RunPrinter, quiet_run_config
         from .core.errors import ConfigError
+        from .dagster.interrupts import interruptible_wait
         from .dagster.sync import ensure_instance
         from .pipeline_runs import run_pipeline
 

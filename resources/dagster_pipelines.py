@@ -13,11 +13,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from databuild_assets.dagster.interrupts import interruptible_wait
 from databuild_assets.dagster.resource import DatabuildResource
 
 from . import pipelines as pl
 from .dbt import DEFAULT_PROJECT, artifacts_root, run_dbt
-from .locks import interruptible_wait, lock_key
+from .locks import lock_key
 from .pipeline_lock import hold_pipeline_locks, pipeline_lock_keys, release_pipeline_locks
 from .tasks import TASKS
 from .tick import TICK_TAG, render, tick_values
@@ -101,7 +102,7 @@ def lock_watch(context):
     """Dagster's run worker captures a termination request (SIGINT from the UI, `dagster run
     terminate`, the run launcher) and only looks at it when a step starts, which a run waiting
     for a pool slot never does. Resources are initialised before that wait, in the run
-    worker's main thread, so the watcher from `locks.interruptible_wait` covers it."""
+    worker's main thread, so the watcher from `interrupts.interruptible_wait` covers it."""
     with interruptible_wait(context.instance):
         yield None
 

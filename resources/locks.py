@@ -4,7 +4,8 @@ Keys: ``airbyte:<connection>``, ``git:<repo>``, ``dbt:<project>:<target>``. A ta
 most once at a time whoever asks. A run that dies without ending (SIGKILL, OOM, power loss)
 would hold its slot forever; :func:`release_dead_holders` finds holders whose process is gone
 (the pid Dagster records in the run's engine events, on this host) and marks them failed and
-frees their slots. Waiting runs call it every few seconds (:func:`interruptible_wait`), so a
+frees their slots. Waiting runs call it every few seconds
+(``databuild_assets.dagster.interrupts.interruptible_wait``), so a
 stuck lock is released within seconds; ``databuild locks`` calls it too, and ``databuild locks
 --release RUN|LOCK`` frees a lock by hand.
 """
@@ -12,12 +13,9 @@ stuck lock is released within seconds; ``databuild locks`` calls it too, and ``d
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,8 +23,6 @@ from databuild_assets.core.errors import ConfigError
 from databuild_assets.core.procs import pid_alive
 
 HOST_TAG = "databuild/host"
-CHECK_EVERY_S = 10.0
-_WATCHING = threading.Event()
 
 
 def _safe(text: str) -> str:
@@ -63,7 +59,7 @@ def host_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname()}
 
 
-def _run_pid(instance, run_id: str) -> tuple[int, float] | None:
+def run_pid(instance, run_id: str) -> tuple[int, float] | None:
     """(pid, when recorded) of the process that executes the run's steps."""
     from dagster import DagsterEventType
 
@@ -103,7 +99,7 @@ def holder_state(instance, run_id: str) -> tuple[str, str]:
         return "dead", f"the run ended ({run.status.value}) without freeing its slot"
     if not _is_local(instance, run):
         return "unknown", "the run is on another host"
-    found = _run_pid(instance, run_id)
+    found = run_pid(instance, run_id)
     if found is None:
         return "unknown", "the run has not recorded its process yet"
     pid, since = found
@@ -191,70 +187,6 @@ def dead_lock_sensor():
                              else "no lock is held by a dead run")
 
     return _release
-
-
-def _mark_canceling(instance) -> None:
-    """The started runs this process executes: a termination request, as Dagster's own."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=50):
-        found = _run_pid(instance, run.run_id)
-        if found and found[0] == os.getpid():
-            instance.report_run_canceling(run, message="stopped by a signal while waiting "
-                                                       "for a task lock")
-
-
-def _raise_in(thread_id: int, exc_type: type[BaseException]) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc_type))
-
-
-@contextlib.contextmanager
-def interruptible_wait(instance, interval: float = 0.5, check_every: float = CHECK_EVERY_S,
-                       log=None):
-    """Wrap an in-process Dagster execution (``execute_job``) in the main thread so that:
-
-    * SIGTERM/SIGINT end it while a step waits for a task lock. Dagster captures the signal
-      there and only looks at it when the next step starts, which a waiting run never does; a
-      watcher sees the captured signal outlive one poll and raises Dagster's own interrupt in
-      the main thread, so the run ends CANCELED and its pending claims are dropped.
-    * locks held by dead runs are released every ``check_every`` seconds meanwhile.
-    """
-    from dagster._core.errors import DagsterExecutionInterruptedError
-    from dagster._utils.interrupts import check_captured_interrupt
-
-    main = threading.main_thread()
-    if threading.current_thread() is not main or _WATCHING.is_set():
-        yield  # one watcher per process (the CLI's and the pipeline resource's may nest)
-        return
-    _WATCHING.set()
-    stop = threading.Event()
-
-    def watch():
-        seen, last_check = 0, 0.0
-        while not stop.wait(interval):
-            seen = seen + 1 if check_captured_interrupt() else 0
-            if seen >= 2:  # not consumed by a starting step: the run is waiting
-                with contextlib.suppress(Exception):
-                    _mark_canceling(instance)  # so Dagster ends it CANCELED, not FAILURE
-                _raise_in(main.ident, DagsterExecutionInterruptedError)
-                seen = -10  # once; give the main thread time to unwind
-            if time.monotonic() - last_check >= check_every:
-                last_check = time.monotonic()
-                with contextlib.suppress(Exception):
-                    for row in release_dead_holders(instance):
-                        if log:
-                            log(f"released {', '.join(row['locks'])} held by run "
-                                f"{row['run_id'][:8]}: {row['why']}")
-
-    watcher = threading.Thread(target=watch, name="databuild-lock-watch", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join(5)
-        _WATCHING.clear()
 
 
 def lock_table(instance, keys: list[str] | None = None) -> list[dict]:

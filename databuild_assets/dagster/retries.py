@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 
 import dagster as dg
-from dagster._core.storage.tags import RETRY_ON_ASSET_OR_OP_FAILURE_TAG
 
-CLASS_TAG = "databuild/failure_class"
+from .run_contract import AUTOMATION_TAG, CLASS_TAG, RETRY_ON_ASSET_OR_OP_FAILURE_TAG
+
 REASON_TAG = "databuild/failure_reason"
-AUTOMATION_TAG = "databuild/automation"  # runs of the wants/propagation sensors
 
 
 def failure_text(exc: BaseException | None) -> str:

@@ -21,7 +21,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     BACKFILL_ID_TAG,
     PARTITION_NAME_TAG,
+    RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
 )
+from dagster._utils.interrupts import check_captured_interrupt
 
 from ..core.refs import DateDim, StaticDim, date_range
 from .partitions import dynamic_partitions_name, job_partitions_def, key_to_ref, ref_to_key
@@ -43,7 +45,8 @@ NO_AUTO_EVENTS = SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
 __all__ = ["ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "ATTEMPT_TAG",
            "AUTOMATION_TAG", "BACKFILL_ID_TAG", "BUILD_TAG", "CATALOG_TAG", "CLASS_TAG",
            "FORCE_TAG", "JOB_SUFFIX", "NO_AUTO_EVENTS", "PARTITION_NAME_TAG", "REFS_TAG",
-           "RunSpec", "WANTS_TAG", "asset_jobs", "job_label", "job_name", "range_tags",
+           "RETRY_ON_ASSET_OR_OP_FAILURE_TAG", "RunSpec", "WANTS_TAG", "asset_jobs",
+           "check_captured_interrupt", "job_label", "job_name", "range_tags",
            "refs_tag", "run_config", "run_refs", "run_request", "run_requests"]
 
 
