@@ -59,7 +59,9 @@ class BuildProgress:
             f" ({', '.join(f'{v} {k}' for k, v in sorted(outcomes.items()))})" if outcomes else "")
         self.console.print(
             f"[{colour}]build {s['build_id']} {'succeeded' if result.ok else 'FAILED'}[/]: "
-            f"jobs run {s['jobs_run']}, partitions built {s['partitions_built']}, "
+            f"jobs run {s['jobs_run']}"
+            + (f" in {s['dagster_runs']} Dagster run(s)" if s.get("dagster_runs") else "")
+            + f", partitions built {s['partitions_built']}, "
             f"skipped {s['skipped']} (fresh), cut off {s.get('cut_off', 0)}, "
             f"cached {s.get('cached', 0)}, {delegated}, failed {s['failed']}, "
             f"blocked {s['blocked']} in {s['seconds']}s")

@@ -1,4 +1,8 @@
-"""What a build reports (BuildResult) and the heartbeat that keeps its lease alive."""
+"""What a build reports (BuildResult) and the heartbeat that keeps its lease alive.
+
+One result type for every way a plan runs: in this process (`databuild build`, the
+executor fills ``manifests``) and through Dagster (`build --dagster`, the launcher fills
+``runs``), so the CLI, progress lines and benchmarks read one summary."""
 
 from __future__ import annotations
 
@@ -22,18 +26,22 @@ class BuildResult:
     cut_off: list[str] = field(default_factory=list)  # fresh after all when their turn came
     cached: list[str] = field(default_factory=list)  # republished from the action cache
     delegated: dict[str, str] = field(default_factory=dict)  # ref -> live|failed|taken over
+    built: list[str] = field(default_factory=list)  # refs this build made live (not cached)
+    runs: list[dict] = field(default_factory=list)  # Dagster runs launched (build --dagster)
     jobs_run: int = 0
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.blocked
+        return (not self.failed and not self.blocked
+                and all(r["status"] == "SUCCESS" for r in self.runs))
 
     def summary(self) -> dict:
         cached = set(self.cached)
-        built = sum(1 for m in self.manifests if m.ref not in cached)
+        built = len(self.built)
         return {
             "build_id": self.build_id, "ok": self.ok, "jobs_run": self.jobs_run,
+            "dagster_runs": len(self.runs),
             "built": built, "partitions_built": built, "skipped": len(self.plan.skipped),
             "cut_off": len(self.cut_off), "cached": len(cached),
             "delegated": len(self.delegated),

@@ -234,6 +234,7 @@ class BuildRun:
         with self.lock:
             result.jobs_run += 1
         result.manifests += outcome.manifests
+        result.built += [m.ref for m in outcome.manifests]
         result.failed.update(outcome.failed)
         self.bad.update(outcome.failed)
         self.emit("done", config, outcome)

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +20,7 @@ import dagster as dg
 
 from resources.pools import warehouse_pool
 
-from ..core import Graph
+from ..core import BuildResult, Graph
 from ..core.planner import JobGraph
 from ..core.scheduler import run_dag
 from ..core.secrets import CATALOG_PASSWORD_ENV
@@ -38,26 +37,6 @@ from .run_contract import (
     refs_tag,
     run_config,
 )
-
-
-@dataclass
-class DagsterBuildResult:
-    build_id: str
-    plan: JobGraph
-    runs: list[dict] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    built: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and all(r["status"] == "SUCCESS" for r in self.runs)
-
-    def summary(self) -> dict:
-        return {"build_id": self.build_id, "ok": self.ok, "dagster_runs": len(self.runs),
-                "jobs_run": len(self.runs), "partitions_built": len(self.built),
-                "skipped": len(self.plan.skipped), "delegated": len(self.plan.delegated),
-                "failed": len(self.failed), "blocked": 0, "seconds": round(self.seconds, 3)}
 
 
 def reconstruct_job(graph_spec: str, catalog_url: str, data_root: str, job_name: str,
@@ -100,13 +79,15 @@ def plan_runs(graph: Graph, plan: JobGraph) -> list[RunSpec]:
 def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagster_home: Path,
                        force: bool = False, on_event=None,
                        celery: dict | None = None, jobs: int = 1,
-                       catalog_password_env: str = CATALOG_PASSWORD_ENV) -> DagsterBuildResult:
+                       catalog_password_env: str = CATALOG_PASSWORD_ENV) -> BuildResult:
     """``catalog_password_env``: the variable that carries the catalog's password to the
     runs (the CLI passes the settings' name)."""
     started = time.time()
     build_id = uuid.uuid4().hex[:12]
     plan = graph.plan(refs, force=force)
-    result = DagsterBuildResult(build_id, plan)
+    result = BuildResult(build_id, plan)
+    # refs another build is building: left to it (`databuild build` would wait for them)
+    result.delegated = dict.fromkeys(plan.delegated, "left to its build")
     if on_event:
         on_event("planned", None, plan)
     specs = plan_runs(graph, plan)
@@ -165,6 +146,7 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
     run_dag(list(range(len(specs))), _spec_preds(plan, specs),
             lambda i: launch(specs[i]), jobs, on_interrupt=cancel.set,
             pool_of=lambda i: warehouse_pool(graph.registry.jobs[specs[i].job]))
+    result.jobs_run = len(result.runs)
     result.seconds = time.time() - started
     return result
 
