@@ -10,15 +10,11 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from . import catalog_schema as s
-from .catalog_engine import Database, chunks
-from .catalog_events import Event, EventLog
+from .catalog_engine import StorePart, chunks
+from .catalog_events import Event
 
 
-class AutomationTables:
-    def __init__(self, db: Database, log: EventLog):
-        self.db = db
-        self.log = log
-
+class AutomationTables(StorePart):
     # -- wants ----------------------------------------------------------------------------
     def insert_want(self, row: dict):
         """Insert the want unless its id exists (idempotent); the stored row either way."""

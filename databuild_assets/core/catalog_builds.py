@@ -16,8 +16,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from . import catalog_schema as s
-from .catalog_engine import Database, chunks
-from .catalog_events import Event, EventLog
+from .catalog_engine import StorePart, chunks
+from .catalog_events import Event
 from .catalog_partitions import add_missing
 from .catalog_retry import resilient
 from .liveness import pid_alive
@@ -28,15 +28,7 @@ LEASE_SECONDS = 30.0
 _BUILDING, _MISSING = PartitionState.BUILDING, PartitionState.MISSING
 
 
-class Builds:
-    def __init__(self, db: Database, log: EventLog):
-        self.db = db
-        self.log = log
-
-    @property
-    def url(self) -> str:  # what catalog_retry names in its errors
-        return self.db.url
-
+class Builds(StorePart):
     @resilient
     def start_build(self, build_id: str, requested: list[str], origin: str = "api",
                     events: Iterable[Event] = (), status: str = BuildState.RUNNING) -> None:

@@ -183,3 +183,18 @@ class Database:
                 conn.execute(sa.insert(s.schema_info).values(id=1, version=s.LATEST))
             elif current < s.LATEST:
                 conn.execute(sa.update(s.schema_info).values(version=s.LATEST))
+
+
+class StorePart:
+    """One part of the store (builds, partitions, manifests, taints, events, automation
+    tables): the database it shares with the others and, for parts whose writes are logged,
+    the event log. ``url`` is what ``catalog_retry`` names in its errors."""
+
+    def __init__(self, db: Database, log=None):
+        self.db = db
+        if log is not None:  # not for EventLog itself, whose `log` is the method that logs
+            self.log = log
+
+    @property
+    def url(self) -> str:
+        return self.db.url

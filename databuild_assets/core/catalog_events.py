@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import catalog_schema as s
-from .catalog_engine import Database
+from .catalog_engine import StorePart
 from .catalog_retry import resilient
 
 
@@ -25,14 +25,7 @@ class Event:
     ts: float = 0.0
 
 
-class EventLog:
-    def __init__(self, db: Database):
-        self.db = db
-
-    @property
-    def url(self) -> str:  # what catalog_retry names in its errors
-        return self.db.url
-
+class EventLog(StorePart):
     def write(self, conn: sa.Connection, events: Iterable[Event]) -> None:
         """Append ``events`` inside the caller's transaction."""
         now, texts = time.time(), {}  # a detail dict shared by many events is dumped once

@@ -10,20 +10,16 @@ import sqlalchemy as sa
 
 from . import catalog_configs as cc
 from . import catalog_schema as s
-from .catalog_engine import Database, chunks
+from .catalog_engine import Database, StorePart, chunks
 from .catalog_retry import resilient
 from .facts import ManifestFacts
 from .manifest import PartitionManifest
 
 
-class Manifests:
+class Manifests(StorePart):
     def __init__(self, db: Database, configs: cc.ConfigTexts):
-        self.db = db
+        super().__init__(db)
         self.configs = configs
-
-    @property
-    def url(self) -> str:  # what catalog_retry names in its errors
-        return self.db.url
 
     @resilient
     def manifests(self, ids: Iterable[str]) -> dict[str, PartitionManifest]:

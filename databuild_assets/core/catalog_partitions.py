@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from . import catalog_configs as cc
 from . import catalog_schema as s
-from .catalog_engine import Database
+from .catalog_engine import Database, StorePart
 from .catalog_events import Event, EventLog
 from .catalog_retry import log as _retry_log
 from .catalog_retry import resilient, retrying
@@ -43,15 +43,10 @@ def add_missing(db: Database, conn: sa.Connection, refs: Iterable[tuple[str, str
         conn.execute(db.insert_ignore(s.partitions), rows)
 
 
-class Partitions:
+class Partitions(StorePart):
     def __init__(self, db: Database, log: EventLog, configs: cc.ConfigTexts):
-        self.db = db
-        self.log = log
+        super().__init__(db, log)
         self.configs = configs
-
-    @property
-    def url(self) -> str:  # what catalog_retry names in its errors
-        return self.db.url
 
     @resilient
     def partitions(self, refs: Iterable[str]) -> dict[str, PartitionRow]:

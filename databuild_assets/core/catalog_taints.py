@@ -9,20 +9,12 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from . import catalog_schema as s
-from .catalog_engine import READ_CHUNK, Database, chunks
-from .catalog_events import Event, EventLog
+from .catalog_engine import READ_CHUNK, StorePart, chunks
+from .catalog_events import Event
 from .catalog_retry import resilient
 
 
-class Taints:
-    def __init__(self, db: Database, log: EventLog):
-        self.db = db
-        self.log = log
-
-    @property
-    def url(self) -> str:  # what catalog_retry names in its errors
-        return self.db.url
-
+class Taints(StorePart):
     @resilient
     def taint(self, ref: str, manifest_id: str, reason: str, build_id: str = "taint") -> None:
         with self.db.tx() as conn:
