@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -38,13 +37,13 @@ class DatabuildIOManager(dg.ConfigurableIOManager):
     def resolved_data_root(self) -> Path:
         return self.databuild.resolved_data_root
 
-    @cached_property
-    def catalog(self) -> Catalog:
-        return Catalog.open(self.resolved_catalog_url)
+    @property
+    def catalog(self) -> Catalog:  # the resource's own, opened once per process
+        return self.databuild.catalog
 
-    @cached_property
+    @property
     def store(self) -> DataStore:
-        return DataStore(self.resolved_data_root)
+        return self.databuild.store
 
     # -- plain Dagster assets --------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj) -> None:
