@@ -55,10 +55,6 @@ class AirbyteConnection:
         return cls(name=name, **parse_connection(name, d, base_dir))
 
     @property
-    def lock_key(self) -> str:
-        return f"airbyte:{self.name}"
-
-    @property
     def host(self) -> str:
         """Where a server/cloud connection points (for messages)."""
         from urllib.parse import urlsplit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import versions
@@ -252,15 +252,6 @@ class PartitionPattern:
 
     def __repr__(self) -> str:
         return f"PartitionPattern({self.template!r}, version={self.version!r})"
-
-
-def dataset_of(ref: str, datasets: Iterable[str]) -> str | None:
-    """The longest known dataset name that prefixes ``ref`` (datasets may contain '/')."""
-    best = None
-    for ds in datasets:
-        if (ref == ds or ref.startswith(ds + "/")) and (best is None or len(ds) > len(best)):
-            best = ds
-    return best
 
 
 def date_range(start: str, end: str) -> list[str]:

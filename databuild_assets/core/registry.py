@@ -56,7 +56,8 @@ class Registry:
         return self.producer[self._longest_prefix(ref)]
 
     def _longest_prefix(self, ref: str) -> str | None:
-        """dataset_of() in O(path segments): datasets may themselves contain '/'."""
+        """The longest known dataset prefixing ``ref``, in O(path segments): datasets may
+        themselves contain '/'."""
         if not self._nested:
             head = ref.partition("/")[0]
             return head if head in self.patterns else None

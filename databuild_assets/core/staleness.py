@@ -58,10 +58,6 @@ class Status:
     last_error: str | None = None  # a live partition whose last rebuild failed
 
     @property
-    def is_fresh(self) -> bool:
-        return self.state == LIVE
-
-    @property
     def label(self) -> str:
         """The state as shown to people: ``live (last rebuild failed: ...)``."""
         if self.state == LIVE and self.last_error:

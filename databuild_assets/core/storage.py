@@ -120,15 +120,3 @@ class DataStore:
             raise DamagedDataError(f"its data file {rel} does not hold the data version "
                                    f"{data_version[:12]} its manifest records")
         return df
-
-    def scratch_dir(self) -> Path:
-        path = self.root / ".scratch"
-        path.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=path))
-
-    def prune(self, ref: str, keep: str) -> None:
-        """Remove superseded versions of a partition once a new manifest is committed."""
-        folder = self.ref_dir(ref)
-        for f in folder.glob("part-*.parquet"):
-            if str(f.relative_to(self.root)) != keep:
-                f.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ def test_embedded_is_the_default_when_no_server_is_configured():
     conn = AirbyteConnection.from_dict("orders", EMBEDDED)
     assert conn.mode == "embedded"
     assert conn.schema == "airbyte_orders" and conn.streams == "*"
-    assert conn.write_strategy == "auto" and conn.lock_key == "airbyte:orders"
+    assert conn.write_strategy == "auto"
 
 
 def test_a_host_and_port_make_a_server_connection_with_both_api_urls():
