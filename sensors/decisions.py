@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from databuild_assets.core.planner import JobGraph
-from databuild_assets.core.refs import DateDim, StaticDim
+from databuild_assets.core.refs import DateDim, StaticDim, consecutive_runs
 from databuild_assets.core.registry import Registry
 from databuild_assets.core.wants import RetryState, Want
 
@@ -69,18 +69,11 @@ def contiguous_batches(registry: Registry, refs: Iterable[str],
     """Split one job's refs into runs over contiguous ranges (consecutive days or static
     values). Multi-dimensional or token partitions go in one run: the exact refs travel in
     run config, the range tags only cover them."""
-    by_pos: dict[int | None, list[str]] = defaultdict(list)
-    for r in sorted(set(refs)):
-        by_pos[_position(registry, r)].append(r)
-    groups: list[list[str]] = []
-    if None in by_pos:
-        groups.append(by_pos.pop(None))
-    last = None
-    for pos in sorted(by_pos):
-        if last is None or pos != last + 1:
-            groups.append([])
-        groups[-1] += by_pos[pos]
-        last = pos
+    placed = [(_position(registry, r), r) for r in sorted(set(refs))]
+    unplaced = [r for pos, r in placed if pos is None]
+    groups = [unplaced] if unplaced else []
+    groups += [[r for _, r in run] for run in consecutive_runs(
+        sorted((pos, r) for pos, r in placed if pos is not None), lambda item: item[0])]
     out = []
     for g in groups:  # chunks follow the partition order; refs within a run are sorted
         out += [tuple(sorted(g[i:i + max_refs])) for i in range(0, len(g), max_refs)]

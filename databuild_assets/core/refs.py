@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from . import versions
@@ -266,15 +266,24 @@ def shift_date(day: str, days: int) -> str:
     return (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
 
 
+def consecutive_runs(items: Iterable, position: Callable[[object], int]) -> list[list]:
+    """``items`` (in order) split wherever ``position`` steps by more than one; items at the
+    same position stay together. The one splitter behind contiguous dates and range runs."""
+    runs: list[list] = []
+    last = None
+    for item in items:
+        pos = position(item)
+        if runs and pos in (last, last + 1):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+        last = pos
+    return runs
+
+
 def contiguous_dates(dates) -> list[list[str]]:
     """Split ISO dates into runs of consecutive days: one config (one run) per run."""
-    runs: list[list[str]] = []
-    for d in sorted(set(dates)):
-        if runs and shift_date(runs[-1][-1], 1) == d:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return runs
+    return consecutive_runs(sorted(set(dates)), lambda d: dt.date.fromisoformat(d).toordinal())
 
 
 def check_refs(refs: object) -> list[str]:

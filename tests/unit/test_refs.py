@@ -125,3 +125,15 @@ def test_ranges_are_sized_before_they_are_expanded():
         expand("x/date=2024-01-02..2024-01-01")
     with pytest.raises(RefError, match="bad date range"):
         expand("x/date=2024-02-30..2024-03-01")
+
+
+def test_consecutive_days_form_one_run_and_a_gap_starts_the_next():
+    from databuild_assets.core.refs import consecutive_runs, contiguous_dates
+
+    assert contiguous_dates(["2024-01-03", "2024-01-01", "2024-01-02", "2024-01-05",
+                             "2024-01-02"]) == [["2024-01-01", "2024-01-02", "2024-01-03"],
+                                                ["2024-01-05"]]
+    assert contiguous_dates(["2024-02-28", "2024-02-29", "2024-03-01"]) == [
+        ["2024-02-28", "2024-02-29", "2024-03-01"]]  # a leap day is a day
+    assert consecutive_runs([(1, "a"), (1, "b"), (2, "c"), (4, "d")], lambda x: x[0]) == [
+        [(1, "a"), (1, "b"), (2, "c")], [(4, "d")]]  # same position: same run
