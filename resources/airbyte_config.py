@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.names import safe_name
 from databuild_assets.core.secrets import env_secret
 
 MODES = ("embedded", "server", "cloud")
@@ -118,7 +119,7 @@ def _embedded(name: str, d: Mapping) -> dict[str, Any]:
         if dupes:
             raise _err(name, f"'streams' lists {dupes[0]!r} twice")
         streams = tuple(streams)
-    schema = _str(name, d, "schema") or "airbyte_" + re.sub(r"[^A-Za-z0-9_]", "_", name).lower()
+    schema = _str(name, d, "schema") or "airbyte_" + safe_name(name).lower()
     if not _IDENT.match(schema):
         raise _err(name, f"'schema' must be a plain SQL identifier (letters, digits, _), "
                          f"got {schema!r}")

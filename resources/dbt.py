@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.names import FILE, safe_name
 
 from .targets import WarehouseTarget
 
@@ -161,11 +162,11 @@ def _outcome(command: str, run_results: Path, returncode: int, output: str = "")
 
 def artifacts_root(home: Path, pipeline: str, run_id: str) -> Path:
     """Where a pipeline run keeps its dbt artifacts: $DATABUILD_HOME/dbt/<pipeline>/<run id>."""
-    return Path(home) / "dbt" / re.sub(r"[^A-Za-z0-9_.\-]", "_", pipeline) / run_id
+    return Path(home) / "dbt" / safe_name(pipeline, FILE) / run_id
 
 
 def latest_artifacts(home: Path, pipeline: str) -> Path | None:
-    root = Path(home) / "dbt" / re.sub(r"[^A-Za-z0-9_.\-]", "_", pipeline)
+    root = Path(home) / "dbt" / safe_name(pipeline, FILE)
     runs = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
     return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
 

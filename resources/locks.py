@@ -14,30 +14,26 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.names import LOCK, safe_name
 from databuild_assets.core.procs import pid_alive
 
 HOST_TAG = "databuild/host"
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.:\-]", "_", text)
-
-
 def lock_key(slug: str, params: dict, target: str, project_dir: Path) -> str | None:
     if slug.startswith("airbyte-"):
-        return _safe(f"airbyte:{params['connection']}")
+        return safe_name(f"airbyte:{params['connection']}", LOCK)
     if slug.startswith("git-"):
         path = urlsplit(params["repo"]).path or params["repo"]  # never the query (tokens)
         repo = path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-        return _safe(f"git:{repo}")
+        return safe_name(f"git:{repo}", LOCK)
     if slug.startswith("dbt-"):
-        return _safe(f"dbt:{project_dir.name}:{target}")
+        return safe_name(f"dbt:{project_dir.name}:{target}", LOCK)
     return None
 
 

@@ -8,11 +8,11 @@ Their own module so the loader (``pipelines``) and the cross-field rules
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from databuild_assets.core.errors import ConfigError
+from databuild_assets.core.names import safe_name
 
 from .targets import WarehouseTarget
 
@@ -76,7 +76,7 @@ class PipelineFile:
 
 def sanitize(name: str) -> str:
     """The Dagster-safe form of a name (jobs, ops, schedules)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return safe_name(name)
 
 
 def order_tasks(tasks: list[Task]) -> list[Task]:

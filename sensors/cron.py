@@ -11,10 +11,11 @@ everything else that is wanted.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
+
+from databuild_assets.core.names import FILE, safe_name
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def cron_refs(spec: CronWant, tick: dt.datetime) -> list[str]:
 
 
 def cron_want_id(spec: CronWant, tick: dt.datetime) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name)[:36]
+    name = safe_name(spec.name, FILE)[:36]
     return f"cron-{name}-{tick.astimezone(dt.UTC):%Y%m%dT%H%M}"
 
 

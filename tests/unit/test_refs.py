@@ -137,3 +137,11 @@ def test_consecutive_days_form_one_run_and_a_gap_starts_the_next():
         ["2024-02-28", "2024-02-29", "2024-03-01"]]  # a leap day is a day
     assert consecutive_runs([(1, "a"), (1, "b"), (2, "c"), (4, "d")], lambda x: x[0]) == [
         [(1, "a"), (1, "b"), (2, "c")], [(4, "d")]]  # same position: same run
+
+
+def test_names_keep_only_what_their_destination_accepts():
+    from databuild_assets.core.names import FILE, LOCK, safe_name
+
+    assert safe_name("daily sales/eu-1") == "daily_sales_eu_1"  # a Dagster name
+    assert safe_name("daily sales/eu-1.v2", FILE) == "daily_sales_eu-1.v2"
+    assert safe_name("dbt:shop project:prod", LOCK) == "dbt:shop_project:prod"
