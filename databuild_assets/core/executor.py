@@ -18,7 +18,7 @@ from .manifest import PartitionManifest
 from .procs import ChildDied, TimedOut, run_isolated
 from .redact import redact_obj, redact_text
 from .registry import Registry
-from .storage import DataStore
+from .storage import DataStore, warm_up
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 3600.0  # seconds; DATABUILD_JOB_TIMEOUT, build --timeout, Job.timeout
@@ -205,6 +205,7 @@ class Executor:
             if getattr(job, "isolation", "process") == "inline":  # opt-out: no time limit
                 _child(job, config, inputs, self.store, _Inline(serve))
             else:
+                warm_up()  # once per process: what every forked job would import again
                 run_isolated(lambda conn: _child(job, config, inputs, self.store, conn), serve,
                              timeout, self.cancel)
         except TimedOut:

@@ -41,6 +41,29 @@ def data_version_of(df: pd.DataFrame) -> str:
     return h.hexdigest()[:32]
 
 
+_WARM = False
+
+
+def warm_up() -> None:
+    """Load the Parquet and hashing code paths once in this process, before jobs are forked.
+
+    Every job runs in a forked child (procs.run_isolated); pandas imports pyarrow.parquet
+    and its hashing helpers lazily on first use, so without this each child imported them
+    again and threw them away: about 40% of a small job's time (docs/performance.md)."""
+    global _WARM
+    if _WARM:
+        return
+    import io
+
+    df = pd.DataFrame({"a": [1], "b": ["x"], "c": [0.5]})
+    data_version_of(df)
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    buffer.seek(0)
+    pd.read_parquet(buffer)
+    _WARM = True
+
+
 class DataStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
