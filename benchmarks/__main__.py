@@ -57,10 +57,11 @@ def _save(doc: dict, output: str | None) -> None:
             f.write(json.dumps(doc, indent=2) + "\n")
 
 
-def run(mode: str, output: str | None = None) -> dict:
+def run(mode: str, output: str | None = None, only: list[str] | None = None) -> dict:
     """Run every section; one that raises is recorded in ``section_errors`` and the rest go on
     (a full run takes half an hour: one broken section must not lose the other figures).
-    With ``output``, the document so far is written after each section."""
+    With ``output``, the document so far is written after each section; ``only``: these
+    sections alone (to measure one again after a change; goals without figures stay unjudged)."""
     size = SIZES[mode]
     started = time.perf_counter()
     doc: dict = {
@@ -92,6 +93,13 @@ def run(mode: str, output: str | None = None) -> dict:
         sections["daemon_backfill"] = lambda: daemon_side_by_side(size["daemon_days"])
         sections["celery"] = lambda: celery_scale_out(size["celery_days"])
         sections["demo"] = demo_timings
+    if only:
+        unknown = sorted(set(only) - set(sections))
+        if unknown:
+            raise SystemExit(f"unknown section(s) {', '.join(unknown)}; the {mode} mode has: "
+                             f"{', '.join(sections)}")
+        sections = {k: v for k, v in sections.items() if k in only}
+        doc["command"] += f" --only {','.join(only)}"
     doc["section_seconds"] = {}
     for name, fn in sections.items():
         t0 = time.perf_counter()
@@ -117,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="small workloads (about a minute or two); goals set at larger "
                              "workloads are reported as not judged")
     parser.add_argument("--output", help="also write the JSON document to this file")
+    parser.add_argument("--only", help="comma-separated sections to run (e.g. null_build,catalog)")
     args = parser.parse_args(argv)
-    doc = run("quick" if args.quick else "full", args.output)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    doc = run("quick" if args.quick else "full", args.output, only)
     _save(doc, args.output)
     try:
         print(goals.table(doc), file=sys.stderr)
