@@ -43,7 +43,7 @@ def _bare(project: Path, profiles: Path, target_dir: Path) -> float:
 
 
 def _task(pipelines_file: Path, instance) -> tuple[float, float]:
-    from databuild_assets.cli_pipeline_run import quiet_run_config
+    from databuild_assets.cli.pipeline_run import quiet_run_config
     from databuild_assets.pipeline_runs import run_pipeline
 
     started = time.perf_counter()

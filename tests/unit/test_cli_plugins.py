@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint
 import click
 from rich.console import Console
 
-from databuild_assets import cli_plugins
+from databuild_assets.cli import plugins as cli_plugins
 
 
 def _group() -> click.Group:

@@ -2,7 +2,7 @@
 `databuild dlq list|replay`.
 
 A CLI plugin, not part of the product: pyproject.toml declares ``register`` in the
-``databuild.cli_plugins`` entry-point group and ``databuild_assets/cli_plugins.py`` calls it
+``databuild.cli_plugins`` entry-point group and ``databuild_assets/cli/plugins.py`` calls it
 with the main group. Commands get the CLI's context object (``graph``, ``conf``,
 ``report_to_dagster``) through ``click.pass_obj``; this module never imports the CLI itself.
 """

@@ -1,7 +1,7 @@
 """What every ``databuild`` command shares: the consoles, the context object and ref parsing.
 
-Its own module so the command modules (``cli_*.py``) and CLI plugins can use the context
-without importing ``cli.py`` (``python -m databuild_assets.cli`` would import it twice).
+Its own module so the command modules of this package and CLI plugins can use the context
+without importing ``commands.py`` (which imports them: no cycle).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import sys
 import click
 from rich.console import Console
 
-from . import settings as settings_mod
-from .core import Graph
-from .graph_loader import load_graph
-from .refspec import MAX_REFS, expand_all
+from .. import settings as settings_mod
+from ..core import Graph
+from ..graph_loader import load_graph
+from ..refspec import MAX_REFS, expand_all
 
 _WIDTH = None if sys.stdout.isatty() else 160  # logs and CI get whole lines, not folds
 console = Console(highlight=False, width=_WIDTH)
@@ -48,7 +48,7 @@ class Ctx:
         home = self.conf.dagster_home
         if not required and not (home / "dagster.yaml").exists():
             return
-        from .dagster.sync import ensure_instance, report_manifests
+        from ..dagster.sync import ensure_instance, report_manifests
 
         report_manifests(self.graph, manifests, ensure_instance(home))
 

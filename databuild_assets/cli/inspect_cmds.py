@@ -9,7 +9,22 @@ import time
 import click
 from rich.table import Table
 
-from .cli_context import Ctx, refs_of
+from .context import Ctx, refs_of
+
+
+def _listing(limit: int):
+    """The options of the catalog listings (``manifests``, ``events``): ``--limit`` with its
+    default, ``--json``, and the context object; one decorator so both list the same way."""
+    def decorate(fn):
+        fn = click.pass_obj(fn)
+        fn = click.option("--json", "as_json", is_flag=True)(fn)
+        return click.option("--limit", default=limit, show_default=True)(fn)
+    return decorate
+
+
+def _print_json(console, rows: list) -> None:
+    """Rows as JSON; timestamps and other non-JSON values as their ``str``."""
+    console.print_json(json.dumps(rows, default=str))
 
 
 def register(cli: click.Group, console) -> None:
@@ -47,7 +62,7 @@ def register(cli: click.Group, console) -> None:
     def mermaid(obj: Ctx, refs, force, as_plan, datasets):
         """Mermaid flowchart: the provenance of live REFS (from their manifests), else the plan
         that would build them; --datasets: the dataset graph."""
-        from .core.render import dataset_mermaid, provenance_mermaid
+        from ..core.render import dataset_mermaid, provenance_mermaid
 
         if datasets:
             click.echo(dataset_mermaid(obj.graph.registry))
@@ -67,7 +82,7 @@ def register(cli: click.Group, console) -> None:
     @click.pass_obj
     def lookup(obj: Ctx, refs, as_json):
         """Which job builds each of REFS, and with which config (outputs, inputs, args)."""
-        from .plan_script import lookup_configs
+        from ..plan_script import lookup_configs
 
         found = lookup_configs(obj.graph, refs_of(refs, obj))
         if as_json:
@@ -100,15 +115,12 @@ def register(cli: click.Group, console) -> None:
     @cli.command()
     @click.argument("ref", required=False)
     @click.option("--dataset")
-    @click.option("--limit", default=20, show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_obj
+    @_listing(limit=20)
     def manifests(obj: Ctx, ref, dataset, limit, as_json):
         """Manifests (provenance records), newest first."""
         ms = obj.graph.catalog.manifest_history(ref=ref, dataset=dataset, limit=limit)
         if as_json:
-            console.print_json(json.dumps([m.to_json() for m in ms], default=str))
-            return
+            return _print_json(console, [m.to_json() for m in ms])
         table = Table(title=f"{len(ms)} manifest(s)")
         for col in ("ref", "job", "data version", "rows", "inputs", "built", "manifest"):
             table.add_column(col, overflow="fold")
@@ -122,15 +134,12 @@ def register(cli: click.Group, console) -> None:
     @cli.command()
     @click.option("--build", "build_id", help="Only this build's events.")
     @click.option("--ref", help="Only this ref's events.")
-    @click.option("--limit", default=50, show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_obj
+    @_listing(limit=50)
     def events(obj: Ctx, build_id, ref, limit, as_json):
         """The build event log."""
         evs = obj.graph.catalog.events(build_id=build_id, ref=ref, limit=limit)
         if as_json:
-            console.print_json(json.dumps([e.__dict__ for e in evs], default=str))
-            return
+            return _print_json(console, [e.__dict__ for e in evs])
         for e in evs:
             when = time.strftime("%H:%M:%S", time.localtime(e.ts))
             detail = " ".join(f"{k}={v}" for k, v in e.detail.items())

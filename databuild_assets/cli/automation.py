@@ -1,7 +1,7 @@
 """``databuild want``, ``databuild wants`` and ``databuild replay``.
 
-Registered on the main group by ``register(cli)``. This module must not import ``.cli`` at
-import time (``python -m databuild_assets.cli`` would import it twice).
+Registered on the main group by ``register(cli)`` (``commands.py``); it imports nothing from
+``commands.py``, which imports it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .core.errors import DatabuildError, RefError
-from .core.refs import DateDim, StaticDim, date_range
-from .core.wants import (
+from ..core.errors import DatabuildError, RefError
+from ..core.refs import DateDim, StaticDim, date_range
+from ..core.wants import (
     active_wants,
     cancel_want,
     format_duration,
@@ -27,8 +27,8 @@ from .core.wants import (
     retry_states,
     sla_miss_counts,
 )
-from .core.wants import want as want_api
-from .refspec import expand_all
+from ..core.wants import want as want_api
+from ..refspec import expand_all
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -211,7 +211,7 @@ def replay(obj, dataset, start, end, where, dry_run, as_json):
         rows.append({"ref": r, "before": b, "after": a if r not in failed else None,
                      "change": change})
     if result.manifests and (obj.conf.dagster_home / "dagster.yaml").exists():
-        from .dagster.sync import ensure_instance, report_manifests
+        from ..dagster.sync import ensure_instance, report_manifests
 
         report_manifests(graph, result.manifests, ensure_instance(obj.conf.dagster_home))
     counts = {k: sum(row["change"].startswith(k) for row in rows)

@@ -25,7 +25,7 @@ def dagster_argv(*args: str) -> list[str]:
 def project_env(conf, graph_spec: str | None = None) -> dict[str, str]:
     """The environment for Dagster processes on the project's state: the instance is
     created if missing (see ``dagster.sync.ensure_instance``)."""
-    from .dagster.sync import ensure_instance
+    from ..dagster.sync import ensure_instance
 
     ensure_instance(conf.dagster_home)
     env = {**os.environ, "DAGSTER_HOME": str(conf.dagster_home),

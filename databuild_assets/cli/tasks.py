@@ -85,7 +85,7 @@ def register(cli: click.Group, console) -> None:
         """The dbt artifacts (manifest, run_results, catalog, index.html) of NAME's latest run."""
         from resources.dbt import latest_artifacts
 
-        from .core.errors import ConfigError
+        from ..core.errors import ConfigError
 
         latest = latest_artifacts(obj.conf.home, name)
         if latest is None:
@@ -118,11 +118,11 @@ def register(cli: click.Group, console) -> None:
 
         from resources.locks import host_tags
 
-        from .cli_pipeline_run import RunPrinter, quiet_run_config
-        from .core.errors import ConfigError
-        from .dagster.interrupts import interruptible_wait
-        from .dagster.sync import ensure_instance
-        from .pipeline_runs import run_pipeline
+        from ..core.errors import ConfigError
+        from ..dagster.interrupts import interruptible_wait
+        from ..dagster.sync import ensure_instance
+        from ..pipeline_runs import run_pipeline
+        from .pipeline_run import RunPrinter, quiet_run_config
 
         when = None
         if tick:

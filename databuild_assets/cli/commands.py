@@ -1,5 +1,6 @@
 """The ``databuild`` command line: the group, ``plan``, ``build`` and ``ui``; the other
-commands come from the ``cli_*.py`` modules and from plugins (``cli_plugins.py``)."""
+commands come from the sibling modules of this package (``inspect_cmds``, ``tasks``,
+``dagster_cmds``, ``automation``) and from plugins (``plugins.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import sys
 import click
 from rich.table import Table
 
-from .cli_context import Ctx, console, err, refs_of
-from .core import DatabuildError
-from .core.redact import redact_text
-from .graph_loader import load_graph  # noqa: F401 - imported from here by tests and benchmarks
-from .refspec import MAX_REFS
+from ..core import DatabuildError
+from ..core.redact import redact_text
+from ..refspec import MAX_REFS
+from .context import Ctx, console, err, refs_of
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,7 +41,7 @@ def plan(obj: Ctx, refs, force, as_json, script):
     """Show what must run to build REFS, and what is skipped or delegated."""
     g = obj.graph.plan(refs_of(refs, obj), force=force)
     if script:
-        from .plan_script import write_script
+        from ..plan_script import write_script
 
         write_script(obj.graph, g, script, console)
         return
@@ -83,7 +83,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
     """Build REFS and everything upstream that is missing or stale."""
     import os
 
-    from .progress import BuildProgress
+    from ..progress import BuildProgress
 
     if timeout:  # through the environment, so Dagster runs launched from here see it too
         os.environ["DATABUILD_JOB_TIMEOUT"] = repr(float(timeout))
@@ -107,8 +107,8 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
         progress.partitions()
     with progress:
         if via_dagster:
-            from .dagster.launcher import build_with_dagster
-            from .settings import CATALOG_PASSWORD_ENV
+            from ..dagster.launcher import build_with_dagster
+            from ..settings import CATALOG_PASSWORD_ENV
 
             result = build_with_dagster(obj.graph, obj.graph_spec, refs,
                                         dagster_home=obj.conf.dagster_home, force=force,
@@ -138,21 +138,21 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
 @click.pass_obj
 def ui(obj: Ctx, port, host):
     """Start the Dagster UI (and daemon) on the same state as the CLI."""
-    from .cli_dagster import exec_ui
+    from .dagster_cmds import exec_ui
 
     exec_ui(obj, host, port, console)
 
 
-from .cli_dagster import register as _register_dagster  # noqa: E402
-from .cli_inspect import register as _register_inspect  # noqa: E402
-from .cli_plugins import load_plugins  # noqa: E402
-from .cli_tasks import register as _register_tasks  # noqa: E402
+from .dagster_cmds import register as _register_dagster  # noqa: E402
+from .inspect_cmds import register as _register_inspect  # noqa: E402
+from .plugins import load_plugins  # noqa: E402
+from .tasks import register as _register_tasks  # noqa: E402
 
 _register_inspect(cli, console)
 _register_tasks(cli, console)
 _register_dagster(cli, console)
 
-from .cli_automation import register as _register_automation  # noqa: E402
+from .automation import register as _register_automation  # noqa: E402
 
 _register_automation(cli)
 load_plugins(cli, console, err)  # the example's demo, sample-data and dlq commands, for one
@@ -160,7 +160,7 @@ load_plugins(cli, console, err)  # the example's demo, sample-data and dlq comma
 
 def _interrupted(signum, _frame):
     """SIGTERM like Ctrl-C: stop every job process group, then unwind (builds record it)."""
-    from .core.procs import kill_active_groups
+    from ..core.procs import kill_active_groups
 
     kill_active_groups()
     raise KeyboardInterrupt(f"signal {signum}")
@@ -190,7 +190,3 @@ def main() -> None:
         err.print(f"[red]error:[/] unexpected {type(e).__name__}: {redact_text(str(e))} "
                   "(rerun with --debug for the traceback)")
         sys.exit(3)
-
-
-if __name__ == "__main__":
-    main()

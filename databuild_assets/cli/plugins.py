@@ -6,7 +6,7 @@ A plugin declares, in its pyproject.toml::
     podcast = "databuild_assets.examples.podcast_reviews.cli:register"
 
 and ``register(cli: click.Group, console)`` adds its commands; they receive the CLI's
-context object (``cli_context.Ctx``) through ``click.pass_obj``. Examples register this way
+context object (``databuild_assets.cli.context.Ctx``) through ``click.pass_obj``. Examples register this way
 so the product CLI holds no example's commands. A plugin that fails to import or register is
 reported on stderr and skipped: the product commands keep working without it.
 """
