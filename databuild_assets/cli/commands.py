@@ -125,7 +125,7 @@ def build(obj: Ctx, refs, force, as_json, via_dagster, timeout, celery_yaml, job
     summary = result.summary()
     if as_json:
         console.print_json(json.dumps({**summary, "failed_refs": result.failed,
-                                       "blocked_refs": getattr(result, "blocked", {})}))
+                                       "blocked_refs": result.blocked}))
     else:
         progress.print_summary(result)
     if not result.ok:
