@@ -58,8 +58,9 @@ class Probe(Job):
         day = ref.split("=", 1)[1]
         started = self.root / "started"
         started.mkdir(exist_ok=True)
-        (started / f"{self.label}-{day}").touch()
+        # the trace line first: a partner that sees the file has our start in the trace already
         _note(self.root, f"start {self.label} {day}")
+        (started / f"{self.label}-{day}").touch()
         meet = self.opts.get("meet", ())
         if meet:
             deadline = time.monotonic() + MEET_LIMIT_S
