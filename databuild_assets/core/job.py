@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from .config import JobConfig
 from .errors import JobOutputError
 from .refs import PartitionPattern
+
+if TYPE_CHECKING:  # pandas: imported where a job writes, not when a graph is loaded
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class JobContext:
 
     def write(self, ref: str, df: pd.DataFrame, metadata: dict | None = None):
         self._check_output(ref)
+        import pandas as pd
+
         if not isinstance(df, pd.DataFrame):
             raise JobOutputError(f"job {self.job.label!r} must write a pandas DataFrame to {ref!r}")
         manifest = self._writer(ref, df, metadata or {})

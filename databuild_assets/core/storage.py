@@ -14,8 +14,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where data is read, written or hashed, not at import: a null build or a
+# status reads only the catalog and should not pay its second of imports.
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class DamagedDataError(Exception):
 
 def data_version_of(df: pd.DataFrame) -> str:
     """Hash of content (columns, dtypes, values), independent of the Parquet writer."""
+    import pandas as pd
+
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     try:
@@ -54,6 +61,8 @@ def warm_up() -> None:
     if _WARM:
         return
     import io
+
+    import pandas as pd
 
     df = pd.DataFrame({"a": [1], "b": ["x"], "c": [0.5]})
     data_version_of(df)
@@ -101,6 +110,8 @@ class DataStore:
 
     @staticmethod
     def _intact(path: Path, version: str) -> bool:
+        import pandas as pd
+
         try:
             return data_version_of(pd.read_parquet(path)) == version
         except Exception:  # noqa: BLE001 - unreadable: rewrite it
@@ -108,12 +119,16 @@ class DataStore:
 
     def adopt(self, ref: str, produced: Path) -> Written:
         """Take a Parquet file an external program wrote and file it like our own."""
+        import pandas as pd
+
         df = pd.read_parquet(produced)
         written = self.write(ref, df)
         produced.unlink(missing_ok=True)
         return written
 
     def read(self, rel: str) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self.root / rel)
 
     def damage(self, rel: str | None, size: int | None) -> str | None:
@@ -134,6 +149,8 @@ class DataStore:
         why = self.damage(rel, size)
         if why:
             raise DamagedDataError(why)
+        import pandas as pd
+
         try:
             df = pd.read_parquet(self.root / rel)
         except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files

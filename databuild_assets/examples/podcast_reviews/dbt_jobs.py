@@ -6,8 +6,6 @@ per-run DbtCliResource as the dbt tasks, then exports each output partition back
 
 from __future__ import annotations
 
-import pandas as pd
-
 from databuild_assets.core import Job, JobConfig, contiguous_dates, materialize
 
 from .datasets import CATEGORIZED, SUMMARY, VALIDATED
@@ -54,6 +52,8 @@ class DbtCategorize(_DbtJob):
         return {"podcasts", VALIDATED.format(date=CATEGORIZED.parse(output)["date"])}
 
     def run(self, config, ctx):
+        import pandas as pd  # here, not at import: loading the graph stays cheap
+
         from resources.warehouse import Warehouse
 
         wh = Warehouse(self.env.target)
@@ -92,6 +92,8 @@ class DbtSummary(_DbtJob):
         return {CATEGORIZED.format(category=c, date=day) for c in CATEGORIES}
 
     def run(self, config, ctx):
+        import pandas as pd  # here, not at import: loading the graph stays cheap
+
         from resources.warehouse import Warehouse
 
         wh = Warehouse(self.env.target)

@@ -7,14 +7,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from databuild_assets.core import Job, JobConfig, materialize
 from databuild_assets.core.refs import contiguous_dates
 
 from .datasets import DEAD_LETTERS, PODCASTS, REVIEWS, VALIDATED
 from .sample_data import day_path
-from .validation import dlq_counts, validate
 
 RAW_COLUMNS = ["review_id", "podcast_id", "author_id", "rating", "title", "content",
                "created_at"]
@@ -42,6 +39,8 @@ class LoadPodcasts(Job):
         return file_version(Path(self.env.landing) / "podcasts.jsonl")
 
     def run(self, config, ctx):
+        import pandas as pd  # here, not at import: loading the graph stays cheap
+
         path = Path(self.env.landing) / "podcasts.jsonl"
         if not path.exists():
             ctx.fail("podcasts", f"no podcast catalog at {path}; run `databuild sample-data`")
@@ -143,6 +142,8 @@ class ValidateReviews(Job):
                           inputs=materialize(REVIEWS.format(date=d), "podcasts")) for d in days]
 
     def run(self, config, ctx):
+        from .validation import dlq_counts, validate
+
         day = min(config.outputs).rsplit("date=", 1)[1]
         src = REVIEWS.format(date=day)
         raw = ctx.read(src)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the generator only: the graph needs the names below
+    import numpy as np
 
 CATEGORIES = ["arts", "business", "comedy", "education", "health_fitness",
               "history", "news", "science", "sports", "true_crime"]
@@ -31,7 +33,7 @@ MAX_CONTENT_CHARS = 10_000
 WEEKDAY_FACTOR = [1.35, 1.25, 1.05, 1.0, 0.9, 0.7, 0.75]
 BASE_DAILY_REVIEWS = 260
 N_AUTHORS = 4000
-RATING_BASE = np.array([0.06, 0.05, 0.09, 0.20, 0.60])
+RATING_BASE = (0.06, 0.05, 0.09, 0.20, 0.60)
 
 COMMON = ("the this show episode host hosts guest really always every week listen listening "
           "just like one more time new favourite story stories voice great good and but with "
@@ -58,6 +60,8 @@ BAD_RATINGS = [0, 6, 11]
 
 def _catalog(seed: int, podcasts: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """The podcast list, Zipf-like popularity weights and per-podcast rating tilt."""
+    import numpy as np
+
     rng = np.random.default_rng([seed, 0])
     cats = rng.choice(len(CATEGORIES), size=podcasts)
     rows = []
@@ -93,6 +97,8 @@ def _text(rng: np.random.Generator, category: str, rating: int, n_words: int) ->
 def _day_records(day: dt.date, seed: int, podcasts: int, bad_rate: float,
                  change_review: bool = False) -> tuple[list[dict], list[dict]]:
     """One day's landing records in file order, and its truth rows (the injected bad records)."""
+    import numpy as np
+
     catalog, popularity, tilt = _catalog(seed, podcasts)
     rng = np.random.default_rng([seed, day.toordinal()])
     n = int(np.clip(rng.poisson(BASE_DAILY_REVIEWS * WEEKDAY_FACTOR[day.weekday()]), 150, 400))
@@ -105,7 +111,7 @@ def _day_records(day: dt.date, seed: int, podcasts: int, bad_rate: float,
     records = []
     for i in range(n):
         p = catalog[pods[i]]
-        w = RATING_BASE * np.exp(tilt[pods[i]] * (np.arange(1, 6) - 3))
+        w = np.asarray(RATING_BASE) * np.exp(tilt[pods[i]] * (np.arange(1, 6) - 3))
         rating = int(rng.choice(5, p=w / w.sum())) + 1
         records.append({
             "review_id": f"r{day:%Y%m%d}-{i + 1:05d}",
