@@ -26,10 +26,17 @@ def spawn(root: Path, catalog_url: str, refs: list[str], **opts) -> subprocess.P
 
 def test_two_processes_building_overlapping_refs_execute_every_partition_exactly_once(
         tmp_path, catalog_url):
-    Catalog.open(catalog_url).dispose()  # migrate once up front; both also race to migrate
-    a = spawn(tmp_path, catalog_url, ["trail/date=2024-01-14"], delay=0.15)
+    catalog = Catalog.open(catalog_url)  # migrate once up front; both also race to migrate
+    gate = tmp_path / "go"  # no job runs before both builds have planned: they must overlap
+    a = spawn(tmp_path, catalog_url, ["trail/date=2024-01-14"], delay=0.15, gate=str(gate))
     b = spawn(tmp_path, catalog_url, ["trail/date=2024-01-15", "part_b/date=2024-01-12"],
-              delay=0.15)
+              delay=0.15, gate=str(gate))
+    deadline = time.time() + 180
+    while time.time() < deadline and len(
+            {e.build_id for e in catalog.events(limit=1000) if e.kind == "planned"}) < 2:
+        time.sleep(0.05)
+    gate.touch()
+    catalog.dispose()
     outs = [p.communicate(timeout=240) for p in (a, b)]
     assert a.returncode == 0 and b.returncode == 0, outs
     runs = collections.Counter(executions(tmp_path))
