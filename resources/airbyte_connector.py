@@ -97,6 +97,11 @@ def _use_uv() -> None:
     if uv is None or "AIRBYTE_NO_UV" in os.environ:
         return
     os.environ["AIRBYTE_NO_UV"] = "1"
+    # compile the connector's bytecode at install (pip does by default, uv only when told):
+    # every sync starts the connector 3-4 times, and where nothing may write .pyc files
+    # (PYTHONDONTWRITEBYTECODE, read-only folders) each start compiled pandas, pyarrow and
+    # the CDK from source again (an added day's ingest: ~36 s instead of ~7 s)
+    os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
     folder = str(Path(uv).parent)
     if folder not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
