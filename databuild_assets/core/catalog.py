@@ -148,6 +148,11 @@ class Catalog:
     def manifest_facts(self, ids: Iterable[str]) -> dict[str, ManifestFacts]:
         return self._manifests.manifest_facts(ids)
 
+    def partition_facts(self, refs: Iterable[str]
+                        ) -> tuple[dict[str, PartitionRow], dict[str, ManifestFacts]]:
+        """``partitions(refs)`` and the ``manifest_facts`` of their manifests, read at once."""
+        return self._manifests.partition_facts(refs)
+
     def manifest_history(self, ref: str | None = None, dataset: str | None = None,
                          limit: int = 50) -> list[PartitionManifest]:
         return self._manifests.manifest_history(ref, dataset, limit)

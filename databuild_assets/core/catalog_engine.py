@@ -127,19 +127,27 @@ class Database:
                  keys: list[str]) -> Iterator[tuple]:
         """SELECT columns FROM table WHERE key IN keys, straight through the DBAPI cursor:
         SQLAlchemy's per-row and per-parameter work was most of a 100k-partition status."""
-        cols = ", ".join(columns)
+        head = f"SELECT {', '.join(columns)} FROM {self.table_name(conn, table)} WHERE {key}"
+        return self.select_in(conn, head, keys)
+
+    @staticmethod
+    def table_name(conn: sa.Connection, table: sa.Table) -> str:
+        """The table's name as raw SQL needs it (PostgreSQL: in the catalog's schema)."""
         schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-        name = f'"{schema}".{table.name}' if schema else table.name
+        return f'"{schema}".{table.name}' if schema else table.name
+
+    def select_in(self, conn: sa.Connection, head: str, keys: list[str]) -> Iterator[tuple]:
+        """Rows of ``head`` (raw SQL ending in ``WHERE <key expression>``) with that key in
+        ``keys``, READ_CHUNK keys per statement."""
         cur = conn.connection.driver_connection.cursor()
         dialect = self.engine.dialect
         try:
             for chunk in chunks(keys, READ_CHUNK):
                 try:
                     if self.dialect == "postgresql":
-                        cur.execute(f"SELECT {cols} FROM {name} WHERE {key} = ANY(%s)", (chunk,))
+                        cur.execute(f"{head} = ANY(%s)", (chunk,))
                     else:
-                        marks = ",".join("?" * len(chunk))
-                        cur.execute(f"SELECT {cols} FROM {name} WHERE {key} IN ({marks})", chunk)
+                        cur.execute(f"{head} IN ({','.join('?' * len(chunk))})", chunk)
                     rows = cur.fetchall()
                 except dialect.loaded_dbapi.Error as e:  # wrapped as SQLAlchemy would
                     lost = dialect.is_disconnect(e, conn.connection.dbapi_connection, cur)

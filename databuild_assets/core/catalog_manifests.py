@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from . import catalog_configs as cc
 from . import catalog_schema as s
 from .catalog_engine import Database, StorePart, chunks
+from .catalog_partitions import ROW_FIELDS, row
 from .catalog_retry import resilient
-from .facts import ManifestFacts
+from .facts import ManifestFacts, PartitionRow
 from .manifest import PartitionManifest
 
 
@@ -61,6 +62,37 @@ class Manifests(StorePart):
                     path = cc.loads(body).get("path") or None
                 out[mid] = ManifestFacts(mid, code, dsv, dv, inputs, path, size)
         return out
+
+    @resilient
+    def partition_facts(self, refs: Iterable[str]
+                        ) -> tuple[dict[str, PartitionRow], dict[str, ManifestFacts]]:
+        """``partitions(refs)`` and the ``manifest_facts`` of their current manifests, in one
+        joined read: a status round costs one query per chunk of refs, not two, and no
+        second list of manifest ids to sort, bind and match."""
+        n = len(ROW_FIELDS)
+        rows: dict[str, PartitionRow] = {}
+        facts: dict[str, ManifestFacts] = {}
+        old = []  # written before schema v4: the inputs are in the body
+        parse, facts_of = cc.parse_mat_inputs, ManifestFacts
+        with self.db.read() as conn:
+            p = self.db.table_name(conn, s.partitions)
+            m = self.db.table_name(conn, s.manifests)
+            head = (f"SELECT {', '.join('p.' + f for f in ROW_FIELDS)}, m.manifest_id, "
+                    "m.code_version, m.dataset_version, m.data_version, m.mat_inputs, m.path, "
+                    f"m.size FROM {p} p LEFT JOIN {m} m ON m.manifest_id = p.manifest_id "
+                    "WHERE p.ref")
+            for r in self.db.select_in(conn, head, sorted(set(refs))):
+                rows[r[0]] = row(r[:n])
+                mid, code, dsv, dv, mat, path, size = r[n:]
+                if mid is None:  # no manifest (or a row naming one that is not stored)
+                    continue
+                if mat is None:
+                    old.append(mid)
+                    continue
+                facts[mid] = facts_of(mid, code, dsv, dv, parse(mat), path, size)
+        if old:
+            facts.update(self.manifest_facts(old))
+        return rows, facts
 
     @resilient
     def manifest_history(self, ref: str | None = None, dataset: str | None = None,

@@ -31,12 +31,11 @@ def load_snapshot(catalog: Catalog, refs, snap: Snapshot | None = None) -> Snaps
     seen: set[str] = set(snap.rows)
     owners: set[str] = set()
     while frontier:
-        rows = catalog.partitions(frontier)
+        # rows and their manifests' facts in one joined read per chunk of refs
+        rows, new = catalog.partition_facts(frontier)
         seen |= frontier
         snap.rows.update(rows)
         owners |= {r.owner for r in rows.values() if r.state == BUILDING and r.owner}
-        ids = [r.manifest_id for r in rows.values() if r.manifest_id]
-        new = catalog.manifest_facts(i for i in ids if i not in snap.manifests)
         snap.manifests.update(new)
         frontier = {rec[0] for m in new.values() for rec in m.mat} - seen
     if catalog.any_taints():  # usually none: skip collecting every input's manifest id
