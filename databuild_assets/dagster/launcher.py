@@ -33,6 +33,7 @@ from .run_contract import (
     REFS_TAG,
     RunSpec,
     job_name,
+    one_planned_event_per_asset,
     range_tags,
     refs_tag,
     run_config,
@@ -96,6 +97,12 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
     catalog_arg = _catalog_for_runs(graph, catalog_password_env)
     bad: set[str] = set()
     on_event, cancel = _serialized(on_event), threading.Event()
+    preds = _spec_preds(plan, specs)
+    # a chain of runs (waves of one job each, the usual plan) never has two in flight: run
+    # them in this process, as --jobs 1 does, instead of paying a fresh interpreter, the
+    # Dagster import and the definitions load per run
+    if all(i - 1 in preds[i] for i in range(1, len(specs))):
+        jobs = 1
     execute = _runner(jobs, cancel)
 
     def launch(spec: RunSpec) -> None:
@@ -143,7 +150,7 @@ def build_with_dagster(graph: Graph, graph_spec: str, refs: list[str], *, dagste
 
     # up to `jobs` runs in flight, each once the runs it reads from ended; runs of jobs
     # writing one warehouse target one at a time (their ops share a Dagster pool too)
-    run_dag(list(range(len(specs))), _spec_preds(plan, specs),
+    run_dag(list(range(len(specs))), preds,
             lambda i: launch(specs[i]), jobs, on_interrupt=cancel.set,
             pool_of=lambda i: warehouse_pool(graph.registry.jobs[specs[i].job]))
     result.jobs_run = len(result.runs)
@@ -183,7 +190,13 @@ def _runner(jobs: int, cancel: threading.Event):
     its own (several in flight: Dagster redirects stdout/stderr per run process-wide, so
     runs side by side need processes; the child is killed with the build, procs.py, and
     execs a fresh interpreter for the run, run_child.py)."""
-    return dg.execute_job if jobs <= 1 else functools.partial(_in_child, cancel=cancel)
+    return _in_process if jobs <= 1 else functools.partial(_in_child, cancel=cancel)
+
+
+@contextlib.contextmanager
+def _in_process(recon, **kwargs):
+    with one_planned_event_per_asset(), dg.execute_job(recon, **kwargs) as res:
+        yield res
 
 
 @contextlib.contextmanager

@@ -38,9 +38,12 @@ def run_in_fresh_interpreter(recon, home: str, kwargs: dict) -> tuple[str, bool]
 def main(argv: list[str]) -> int:
     import dagster as dg
 
+    from .run_contract import one_planned_event_per_asset
+
     with open(argv[1], "rb") as f:
         recon, home, kwargs = pickle.load(f)
-    with dg.execute_job(recon, instance=dg.DagsterInstance.from_config(home), **kwargs) as res:
+    with one_planned_event_per_asset(), dg.execute_job(
+            recon, instance=dg.DagsterInstance.from_config(home), **kwargs) as res:
         outcome = (res.run_id, res.success)
     with open(argv[2], "wb") as f:
         pickle.dump(outcome, f)

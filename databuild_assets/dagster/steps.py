@@ -19,8 +19,10 @@ from .run_contract import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     BACKFILL_ID_TAG,
+    BUILD_TAG,
     NO_AUTO_EVENTS,
     PARTITION_NAME_TAG,
+    plan_failed_partitions,
 )
 
 # NO_AUTO_EVENTS on an output makes Dagster store no asset event for it (its own switch for
@@ -186,6 +188,13 @@ def report(context, graph: Graph, refs, result, failed: dict[str, str]):
             yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(
                 akey), metadata={NO_AUTO_EVENTS: True, "databuild/partitions": len(refs)})
         return
+    if BUILD_TAG in context.run.tags:  # build --dagster: one planned event per asset
+        by_asset: dict = {}
+        for ref in failed:
+            p = graph.registry.pattern(ref)
+            by_asset.setdefault(asset_key(p.dataset), []).append(ref_to_key(p, ref))
+        for akey, keys in by_asset.items():
+            plan_failed_partitions(context, akey, keys)
     first = sorted(failed.items())[0]
     raise dg.Failure(
         description=f"{len(failed)} of {len(refs)} partition(s) failed ({len(built)} built); "
