@@ -19,7 +19,7 @@ from .partitions import (
     partition_mapping,
 )
 from .reporting import CHECK_NAME, asset_key
-from .run_contract import BUILD_TAG, FORCE_TAG, asset_jobs
+from .run_contract import BUILD_TAG, FORCE_TAG, asset_jobs, sqlite_event_log_kept_open
 from .steps import report, run_step, step_refs
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,9 @@ def job_asset(graph: Graph, job: Job, io_key: str = "io_manager") -> dg.AssetsDe
         force = context.run.tags.get(FORCE_TAG, "").lower() == "true"
         build_id = context.run.tags.get(BUILD_TAG, None) and \
             f"{context.run.tags[BUILD_TAG]}-{context.run_id[:8]}"
-        result, failed = run_step(context, bound, job, refs, force, build_id)
-        yield from report(context, bound, refs, result, failed)
+        with sqlite_event_log_kept_open(context.instance, context.run.run_id):
+            result, failed = run_step(context, bound, job, refs, force, build_id)
+            yield from report(context, bound, refs, result, failed)
 
     return _asset
 

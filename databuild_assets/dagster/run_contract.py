@@ -14,12 +14,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.definitions.source_asset import SYSTEM_METADATA_KEY_SOURCE_ASSET_OBSERVATION
 from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -54,7 +59,7 @@ __all__ = ["ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "
            "FORCE_TAG", "JOB_SUFFIX", "NO_AUTO_EVENTS", "PARTITION_NAME_TAG", "REFS_TAG",
            "RETRY_ON_ASSET_OR_OP_FAILURE_TAG", "RunSpec", "WANTS_TAG", "asset_jobs",
            "check_captured_interrupt", "job_label", "job_name", "one_planned_event_per_asset",
-           "plan_failed_partitions", "range_tags",
+           "plan_failed_partitions", "range_tags", "sqlite_event_log_kept_open",
            "refs_tag", "run_config", "run_refs", "run_request", "run_requests"]
 
 
@@ -225,3 +230,30 @@ def plan_failed_partitions(context, asset_key: dg.AssetKey, keys: Iterable[str |
                     context.job_name, step, AssetMaterializationPlannedData(asset_key,
                                                                             partition=key)),
                 run_id=context.run.run_id, log_level=logging.DEBUG)
+
+
+@contextlib.contextmanager
+def sqlite_event_log_kept_open(instance, run_id: str):
+    """While a step logs its per-partition events: hold an idle connection to the run's and
+    the index database of Dagster's default SQLite event log. Dagster opens and closes a
+    connection per write; in WAL mode the last connection to close checkpoints the log into
+    the database and deletes it (fsyncs and file operations on every event). With one
+    connection kept open no close is the last one. Any other storage: nothing to do."""
+    storage = getattr(instance, "event_log_storage", None)
+    kept = []
+    if isinstance(storage, SqliteEventLogStorage):
+        for shard in (INDEX_SHARD_NAME, run_id):
+            path = storage.conn_string_for_shard(shard).removeprefix("sqlite:///")
+            if not os.path.exists(path):
+                continue
+            try:
+                conn = sqlite3.connect(path, timeout=1.0, check_same_thread=False)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # maps the WAL
+                kept.append(conn)
+            except sqlite3.Error:
+                continue
+    try:
+        yield
+    finally:
+        for conn in kept:
+            conn.close()
