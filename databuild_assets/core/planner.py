@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import sys
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -69,8 +70,9 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
     registry.check(requested)  # malformed or unknown refs fail before anything else
     g = JobGraph(requested)
     nodes: dict[str, JobConfig] = {}
-    assigned: dict[str, str] = {}
-    decided: set[str] = set()
+    # every ref decided so far -> the hash of the config that builds it, or None (skipped,
+    # delegated, or pending until configured): one dict, not a dict and a set of a million
+    assigned: dict[str, str | None] = {}
     MAT = DepType.MATERIALIZE
 
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct reason list
@@ -78,7 +80,7 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
     def triage(candidates: list[str] | set[str], forced: bool) -> set[str]:
         """``candidates``: distinct refs (a set is emptied: a million-ref plan keeps no
         second copy of it, nor the set differences, alive while status runs)."""
-        todo = sorted([r for r in candidates if r not in decided and r not in assigned])
+        todo = sorted([r for r in candidates if r not in assigned])
         if isinstance(candidates, set):
             candidates.clear()
         pending = set()
@@ -87,7 +89,7 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
             statuses = status(chunk)
             for r in chunk:
                 st = statuses[r]
-                decided.add(r)
+                assigned[r] = None
                 if st.state == "building" and st.owner and st.owner != own_build:
                     g.delegated[r] = st.owner
                 elif st.state == "live" and not forced:
@@ -106,38 +108,37 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
         by_job: dict[str, list[str]] = {}
         for r in pending:  # pending refs are parsed: only the producer is needed
             by_job.setdefault(registry.producer_of(r).label, []).append(r)
+        pending.clear()  # a million-ref plan: by_job holds them; no second copy while configuring
         for label, job_refs in by_job.items():
             job = registry.jobs[label]
             job_refs.sort()
             configs = job.configure(list(job_refs))
-            covered: set[str] = set()
             for c in configs or []:
                 if not isinstance(c, JobConfig):
                     raise ConfigError(f"job {label!r} configure() returned {c!r}, not a JobConfig")
                 c = c if c.job else c._relabel(label)
                 for o in c.outputs:
-                    owner = registry.producer_of(o) if o in decided else registry.job_for(o)
+                    owner = registry.producer_of(o) if o in assigned else registry.job_for(o)
                     if owner is not job:
                         raise ConfigError(f"job {label!r} configured output {o!r}, which job "
                                           f"{owner.label!r} produces")
                 key = c.hash
-                covered |= c.outputs
                 if key in nodes:
                     continue
-                if not assigned.keys().isdisjoint(c.outputs):
-                    clash = [o for o in c.outputs if o in assigned and assigned[o] != key]
-                    if clash:
-                        raise ConfigError(f"job {label!r} put {clash[0]!r} into two different "
-                                          "configs; each ref must be configured once")
+                clash = [o for o in c.outputs if assigned.get(o) not in (None, key)]
+                if clash:
+                    raise ConfigError(f"job {label!r} put {clash[0]!r} into two different "
+                                      "configs; each ref must be configured once")
                 nodes[key] = c
                 for o in c.outputs:
                     assigned[o] = key
-                decided.update(c.outputs)
                 m = [d[1] for d in c.inputs if d[0] is MAT]  # DataDep: (type, ref)
                 # decided or already a next input: checked already
-                registry.check([i for i in m if i not in decided and i not in next_inputs])
+                registry.check([i for i in m if i not in assigned and i not in next_inputs])
                 next_inputs.update(m)
-            lost = sorted(set(job_refs) - covered)
+            # pending refs were unassigned: one a config of this job covered is assigned now
+            # (no set of covered refs, nor a set difference, on a million-ref plan)
+            lost = [r for r in job_refs if assigned[r] is None]
             if lost:
                 raise ConfigError(f"job {label!r} configure() returned no config for "
                                   f"{', '.join(lost[:5])}; every requested ref needs one")
@@ -147,10 +148,10 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
 
     # a million-ref plan: the edges come from the configs' inputs (no copy kept while
     # planning), and the lookups are freed before sorting
-    decided.clear()
+    get = assigned.get
     for key, c in nodes.items():
-        g.upstream[key] = tuple({assigned[d[1]] for d in c.inputs
-                                 if d[0] is MAT and d[1] in assigned})
+        g.upstream[key] = tuple({k for d in c.inputs
+                                 if d[0] is MAT and (k := get(d[1])) is not None})
     assigned.clear()
     order = _toposort(g.upstream)
     if order is None:  # let graphlib name the cycle
@@ -167,27 +168,49 @@ def _plan(registry: Registry, status: StatusFn, refs: Iterable[str], force: bool
 
 
 def _toposort(upstream: dict[str, tuple[str, ...]]) -> list[str] | None:
-    """graphlib.TopologicalSorter.static_order's exact order, on plain dicts (several times
-    faster on a million nodes); None when there is a cycle."""
-    npred: dict[str, int] = {}
-    succ: dict[str, list[str]] = {}
+    """graphlib.TopologicalSorter.static_order's exact order (nodes numbered as first seen,
+    successors in the order their edges come); None when there is a cycle.
+
+    On a million-ref plan this runs at the plan's peak memory: the successors are one flat
+    array per graph (offsets and targets) instead of a dict of half a million lists."""
+    index: dict[str, int] = {}
     for key, ups in upstream.items():
-        if key not in npred:
-            npred[key], succ[key] = 0, []
-        npred[key] += len(ups)
+        if key not in index:
+            index[key] = len(index)
         for u in ups:
-            if u not in npred:
-                npred[u], succ[u] = 0, []
-            succ[u].append(key)
-    ready = [n for n, c in npred.items() if c == 0]
-    order: list[str] = []
+            if u not in index:
+                index[u] = len(index)
+    n = len(index)
+    npred = [0] * n
+    start = array("q", bytes(8 * (n + 1)))  # successors of node i: targets[start[i]:start[i+1]]
+    for key, ups in upstream.items():
+        npred[index[key]] = len(ups)
+        for u in ups:
+            start[index[u] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = array("q", start)
+    targets = array("i", bytes(4 * start[n]))  # node numbers: 4 bytes each
+    for key, ups in upstream.items():
+        k = index[key]
+        for u in ups:
+            j = index[u]
+            targets[fill[j]] = k
+            fill[j] += 1
+    keys = list(index)
+    del fill, index  # the numbering is all the sort needs now
+    ready = [i for i in range(n) if not npred[i]]
+    order = array("i")
     while ready:
-        order += ready
+        order.extend(ready)
         nxt = []
-        for n in ready:
-            for s in succ[n]:
-                npred[s] -= 1
-                if not npred[s]:
-                    nxt.append(s)
+        for v in ready:
+            for t in targets[start[v]:start[v + 1]]:
+                npred[t] -= 1
+                if not npred[t]:
+                    nxt.append(t)
         ready = nxt
-    return order if len(order) == len(npred) else None
+    if len(order) != n:
+        return None
+    del targets, start
+    return [keys[i] for i in order]
