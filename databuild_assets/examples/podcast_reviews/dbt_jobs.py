@@ -23,9 +23,12 @@ class _DbtJob(Job):
         """Run dbt; the error message, or None when models and tests passed."""
         from resources.dbt import run_dbt
 
-        out = run_dbt("build", {"select": select, "vars": {
-            "date": days[0], "date_from": days[0], "date_to": days[-1]}}, self.env.target,
-            project_dir=self.env.dbt_project, log=ctx.log, quiet=True)
+        # the dates as environment variables, not --vars: dbt re-parses only the models that
+        # read them and keeps the rest of its parse cache (dbt_project.yml says more)
+        out = run_dbt("build", {"select": select, "env": {
+            "DATABUILD_DBT_DATE_FROM": days[0], "DATABUILD_DBT_DATE_TO": days[-1]}},
+            self.env.target, project_dir=self.env.dbt_project, log=ctx.log, quiet=True,
+            parse_cache=getattr(self.env, "dbt_parse_cache", None))
         self.last_results = out.results
         return None if out.ok else out.message
 

@@ -19,6 +19,7 @@ class PodcastEnv:
     dbt_project: Path
     reports_dir: Path
     airbyte_home: Path
+    dbt_parse_cache: Path | None = None  # keeps dbt's partial_parse.msgpack between dbt jobs
 
 
 def make_graph(env: PodcastEnv, catalog=None, data_root=None) -> Graph:
@@ -46,7 +47,8 @@ def env_from_settings(conf=None) -> PodcastEnv:
                                          path=str(conf.home / "warehouse" / "dev.duckdb"),
                                          schema=target.schema)
     return PodcastEnv(landing=conf.home / "landing", target=target, dbt_project=Path(project),
-                      reports_dir=conf.home / "reports", airbyte_home=conf.airbyte_home)
+                      reports_dir=conf.home / "reports", airbyte_home=conf.airbyte_home,
+                      dbt_parse_cache=conf.home / "dbt" / ".parse" / f"podcast-jobs-{target.name}")
 
 
 def graph() -> Graph:

@@ -11,4 +11,4 @@ select
     r.review_date
 from {{ ref('stg_reviews') }} r
 join {{ source('databuild', 'podcasts') }} p on p.podcast_id = r.podcast_id
-where r.review_date between cast('{{ var("date_from", var("date")) }}' as date) and cast('{{ var("date_to", var("date")) }}' as date)
+where r.review_date between cast('{{ env_var("DATABUILD_DBT_DATE_FROM", var("date_from", var("date"))) }}' as date) and cast('{{ env_var("DATABUILD_DBT_DATE_TO", var("date_to", var("date"))) }}' as date)
