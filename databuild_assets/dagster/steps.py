@@ -152,10 +152,6 @@ def report(context, graph: Graph, refs, result, failed: dict[str, str]):
     # `databuild build` meanwhile) is recorded as a materialization tagged skipped, same data
     # version, else the backfill ends failed with every partition live.
     backfill = BACKFILL_ID_TAG in context.run.tags
-    # build --dagster: a built partition's materialization says it is live and fresh; its
-    # passing check evaluation would be a third SQLite-written event per partition, so only
-    # partitions not built by this run get one (other launchers: every partition)
-    lean = BUILD_TAG in context.run.tags
     for ref in refs:
         p = graph.registry.pattern(ref)
         key, st, akey = ref_to_key(p, ref), statuses[ref], asset_key(p.dataset)
@@ -182,8 +178,6 @@ def report(context, graph: Graph, refs, result, failed: dict[str, str]):
             context.log_event(dg.AssetObservation(asset_key=akey, partition=key, metadata={
                 "databuild/state": "failed", "databuild/reasons": dg.MetadataValue.text(why)}))
             passed, reasons = False, why
-        if lean and ref in built:
-            continue
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=akey, check_name=CHECK_NAME, passed=passed, partition=key,
             severity=dg.AssetCheckSeverity.WARN,
