@@ -37,8 +37,9 @@ def build_automation(graph, notifier: Notifier | None = None, *, jobs: list | No
     ``jobs``: the ``<job>__job`` asset jobs of ``build_definitions`` (built here if None);
     ``notifier``: the entry point's (``notify.notifier_for`` the settings' webhook URL);
     None: ``notify.notifier_from_settings`` (log, plus the secret DATABUILD_WEBHOOK_URL)."""
+    from databuild_assets.dagster.run_contract import asset_jobs
+
     from .propagation import DEFAULT_WINDOW_DAYS, build_propagation_sensor
-    from .runs import asset_jobs
     from .wants import build_wants_sensor
 
     jobs = list(jobs) if jobs is not None else asset_jobs(graph)

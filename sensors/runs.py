@@ -12,14 +12,11 @@ import dagster as dg
 
 from databuild_assets.core import Graph
 from databuild_assets.dagster import run_contract as rc
-from databuild_assets.dagster.run_contract import (  # the run contract, re-exported
+from databuild_assets.dagster.run_contract import (
     ATTEMPT_TAG,
     AUTOMATION_TAG,
     CLASS_TAG,
-    JOB_SUFFIX,
-    REFS_TAG,
     WANTS_TAG,
-    asset_jobs,
     job_label,
     run_refs,
 )
@@ -27,9 +24,7 @@ from databuild_assets.dagster.run_contract import (  # the run contract, re-expo
 from .decisions import Batch
 from .failures import FailedRun
 
-__all__ = ["ATTEMPT_TAG", "AUTOMATION_TAG", "CLASS_TAG", "JOB_SUFFIX", "REFS_TAG", "WANTS_TAG",
-           "asset_jobs", "failed_runs", "in_flight_refs", "run_refs", "run_request",
-           "run_requests"]
+__all__ = ["failed_runs", "in_flight_refs", "run_request", "run_requests"]
 NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
                 dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
                 dg.DagsterRunStatus.CANCELING]

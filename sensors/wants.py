@@ -47,7 +47,9 @@ def handle_failures(graph: Graph, instance, since: float, seen: set[str], now: f
                     policy: RetryPolicy, rng: random.Random | None) -> tuple[float, set[str]]:
     """Classify automation runs that failed since the cursor; returns the next cursor:
     (newest update time, ids of runs seen in the last OVERLAP seconds before it)."""
-    from .runs import ATTEMPT_TAG, CLASS_TAG, failed_runs
+    from databuild_assets.dagster.run_contract import ATTEMPT_TAG, CLASS_TAG
+
+    from .runs import failed_runs
 
     found, newest = failed_runs(graph, instance, since - OVERLAP_SECONDS)
     runs = [r for r in found if r.run_id not in seen]

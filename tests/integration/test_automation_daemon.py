@@ -20,7 +20,7 @@ import pytest
 
 from databuild_assets.core import Catalog, date_range
 from databuild_assets.core.wants import create_want, get_want
-from sensors.runs import ATTEMPT_TAG, CLASS_TAG, run_refs
+from databuild_assets.dagster.run_contract import ATTEMPT_TAG, CLASS_TAG, run_refs
 from tests.support.graphs import executions, land, make_graph
 from tests.support.procs import stop_group
 

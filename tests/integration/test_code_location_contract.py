@@ -15,8 +15,9 @@ import dagster as dg
 import pytest
 
 from databuild_assets.core import Catalog
+from databuild_assets.dagster.run_contract import AUTOMATION_TAG
 from sensors.decisions import Batch
-from sensors.runs import AUTOMATION_TAG, run_request
+from sensors.runs import run_request
 from tests.support.code_location import (
     GRAPH,
     code_location_jobs,

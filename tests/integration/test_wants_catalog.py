@@ -193,8 +193,9 @@ def test_run_requests_carry_the_exact_refs_and_the_partition_range_like_the_laun
     )
 
     from databuild_assets.core import Graph, Job, JobConfig, PartitionPattern
+    from databuild_assets.dagster.run_contract import run_refs
     from sensors.decisions import Batch
-    from sensors.runs import run_refs, run_request
+    from sensors.runs import run_request
 
     g = make_graph(tmp_path)
     refs = ("daily/date=2024-01-02", "daily/date=2024-01-03")
